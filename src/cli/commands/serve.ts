@@ -1,0 +1,64 @@
+// `portico serve -c gateway.yaml`: run the gateway until SIGTERM/SIGINT (graceful), reload on SIGHUP.
+import { ConfigError } from '../../config/config-issue.js';
+import type { Command } from '../main.js';
+import { startPortico, type Portico } from '../start-portico.js';
+import { parseConfigArgs } from './config-arg.js';
+
+export const runServe: Command = {
+  summary: 'Run the gateway (reloads on SIGHUP and file change; drains on SIGTERM)',
+  usage: [
+    'Usage: portico serve [-c FILE]',
+    '',
+    'Runs the gateway with FILE (default: $PORTICO_CONFIG or ./gateway.yaml).',
+    '',
+    'Options:',
+    '  -c, --config FILE  The gateway configuration',
+    '  --no-watch         Do not reload when the file changes (SIGHUP still reloads)',
+    '',
+    'Signals: SIGHUP reloads the config; SIGTERM or SIGINT stops accepting, lets in-flight',
+    'requests finish (gateway.shutdown_timeout_ms) and exits 0.',
+  ].join('\n'),
+  async run(args) {
+    const { file, values } = parseConfigArgs(args, { 'no-watch': { type: 'boolean' } });
+    const portico = await startOrReport(file, values['no-watch'] === true ? false : undefined);
+    if (!portico) return 1;
+    handleSignals(portico);
+    return -1;
+  },
+};
+
+export async function startOrReport(file: string, watch?: boolean): Promise<Portico | undefined> {
+  try {
+    return await startPortico({ configFile: file, ...(watch === undefined ? {} : { watch }) });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`portico: ${file} is not valid; nothing was started.\n${err.message}\n`);
+      return undefined;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+      process.stderr.write(`portico: cannot listen: ${e.message}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** SIGHUP reloads; the first SIGTERM/SIGINT drains and exits 0, a second one exits at once. */
+export function handleSignals(portico: Portico): void {
+  process.on('SIGHUP', () => void portico.gateway.reload('SIGHUP'));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      portico.logger.warn({ event: 'shutdown_forced', signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    void portico.stop(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

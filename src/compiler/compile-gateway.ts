@@ -1,0 +1,184 @@
+// load → validate → compile: the one code path behind `validate`, `routes`, `serve` and every reload.
+// Pure apart from creating (not connecting) upstream pools; reports every issue at once.
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { TObject } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import type { AccessLogger } from '../observability/logger.js';
+import { type ConfigIssue, formatIssue } from '../config/config-issue.js';
+import { type Env, type LoadedSource, loadConfigFile, parseConfigText } from '../config/load-config.js';
+import { applyEnvOverrides, normalizeMatch } from '../config/normalize-config.js';
+import { buildConfigSchema, type GatewayConfig } from '../config/schema.js';
+import { validateAgainstSchema } from '../config/validate-config.js';
+import { problems } from '../http/problems.js';
+import type { Problem } from '../http/problem.js';
+import { createStateKey, type Exchange } from '../pipeline/exchange.js';
+import type { AnyPolicyDefinition } from '../pipeline/policy.js';
+import { createTrustedProxies } from '../proxy/client-address.js';
+import { Router, type RouteSpec } from '../router/router.js';
+import { createAccessLog } from '../observability/access-log.js';
+import type { ResourceRegistry } from './carry-over.js';
+import { buildPipeline, compileRoute, createPolicies } from './compile-route.js';
+import type { CompiledRoute, GatewaySnapshot } from './snapshot.js';
+
+/** A problem found before routing (414, 400, 413…), answered by the system route. */
+export const PRE_ROUTING_PROBLEM = createStateKey<Problem>('gateway.pre-routing-problem');
+/** Methods that would have matched, for 405. */
+export const ALLOWED_METHODS = createStateKey<readonly string[]>('gateway.allowed-methods');
+
+export interface BuildDeps {
+  readonly registry: readonly AnyPolicyDefinition[];
+  readonly resources: ResourceRegistry;
+  readonly env: Env;
+  /** Where access lines go; undefined for commands that never serve (validate, routes). */
+  readonly accessLogger: AccessLogger | undefined;
+  /** Logs unexpected errors with the trace id. */
+  readonly eventLogger: Logger | undefined;
+}
+
+export type BuildResult =
+  | { readonly ok: true; readonly snapshot: GatewaySnapshot; readonly issues: readonly ConfigIssue[] }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+
+const schemaCache = new WeakMap<readonly AnyPolicyDefinition[], TObject>();
+
+export function configSchema(registry: readonly AnyPolicyDefinition[]): TObject {
+  let s = schemaCache.get(registry);
+  if (!s) schemaCache.set(registry, (s = buildConfigSchema(registry)));
+  return s;
+}
+
+export function buildSnapshotFromFile(file: string, deps: BuildDeps): BuildResult {
+  return buildSnapshot(loadConfigFile(file, deps.env), deps);
+}
+
+export function buildSnapshotFromText(text: string, file: string, deps: BuildDeps): BuildResult {
+  return buildSnapshot(parseConfigText(text, file, deps.env), deps);
+}
+
+export function hashConfigText(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResult {
+  const { issues } = source;
+  if (issues.hasErrors) return { ok: false, issues: issues.issues };
+  const validated = validateAgainstSchema(configSchema(deps.registry), source.value, issues) as GatewayConfig;
+  if (issues.hasErrors) return { ok: false, issues: issues.issues };
+  const config = applyEnvOverrides(validated, deps.env, issues);
+  const gw = config.gateway;
+
+  if (gw.admin.enabled && !isLoopbackListen(gw.admin.listen) && gw.admin.token === undefined) {
+    issues.error(
+      ['gateway', 'admin', 'listen'],
+      'the admin listener is reachable beyond loopback: set gateway.admin.token',
+    );
+  }
+  const seen = new Map<string, number>();
+  config.routes.forEach((r, i) => {
+    const first = seen.get(r.name);
+    if (first !== undefined)
+      issues.error(['routes', i, 'name'], `duplicate route name "${r.name}" (also routes[${first}])`);
+    else seen.set(r.name, i);
+  });
+
+  const scope = deps.resources.scope();
+  const onError = (ex: Exchange, err: unknown) =>
+    deps.eventLogger?.error(
+      { event: 'internal_error', trace_id: ex.traceId, route: ex.routeName, err },
+      'unexpected error while handling a request',
+    );
+  const accessLog =
+    gw.access_log.enabled && deps.accessLogger
+      ? createAccessLog(gw.access_log.fields, deps.accessLogger)
+      : undefined;
+  const complete = accessLog ? [accessLog] : [];
+  const context = { gateway: { tracingHeader: gw.tracing_header }, carryOver: scope.get.bind(scope) };
+  const routeDeps = { config, registry: deps.registry, scope, issues, context, complete, onError };
+
+  const compiled: CompiledRoute[] = [];
+  config.routes.forEach((route, i) => {
+    const match = normalizeMatch(route, i, issues);
+    const c = compileRoute(route, i, match, routeDeps);
+    if (c) compiled.push(c);
+  });
+
+  const specs: RouteSpec<CompiledRoute>[] = compiled.map((c) => ({
+    value: c,
+    name: c.name,
+    kind: c.match.kind,
+    path: c.match.path,
+    priority: c.priority,
+    methods: c.match.methods,
+    hosts: c.match.hosts,
+    headers: c.match.headers,
+    query: c.match.query,
+  }));
+  const router = new Router(specs);
+  const byName = new Map(compiled.map((c) => [c.name, c]));
+  for (const s of router.findShadowed()) {
+    const shadowed = byName.get(s.shadowed)!;
+    const by = byName.get(s.by)!;
+    issues.error(
+      ['routes', shadowed.index],
+      `route "${s.shadowed}" can never match: route "${s.by}" (routes[${by.index}]) matches every request it does and takes precedence; narrow "${s.by}" or give "${s.shadowed}" a higher priority`,
+      'value',
+    );
+  }
+
+  const systemPolicies =
+    createPolicies(
+      {},
+      '',
+      { config: { ...config, defaults: {} }, registry: deps.registry, issues, context },
+      (n, rest) => ['gateway', n, ...rest],
+    ) ?? [];
+  const system: CompiledRoute = {
+    name: '',
+    index: -1,
+    match: { kind: 'prefix', path: '/', methods: undefined, hosts: undefined, headers: [], query: [] },
+    priority: 0,
+    upstreamLabel: '',
+    policyNames: systemPolicies.map((p) => p.name),
+    policies: systemPolicies.map((p) => p.policy),
+    pipeline: buildPipeline(systemPolicies, answerUnrouted, { complete, onError }),
+  };
+
+  if (issues.hasErrors) {
+    void deps.resources.release(scope, false);
+    return { ok: false, issues: issues.issues };
+  }
+  const snapshot: GatewaySnapshot = {
+    hash: hashConfigText(source.text),
+    file: source.file,
+    config,
+    router,
+    routes: compiled,
+    system,
+    ingress: {
+      maxUrlLength: gw.limits.max_url_length,
+      maxBodyBytes: gw.limits.max_body_bytes,
+      trusted: createTrustedProxies(gw.trusted_proxies),
+      forwardedHeader: gw.forwarded_header,
+      protocol: 'http',
+    },
+    resources: scope,
+    warnings: issues.issues.filter((i) => i.severity === 'warning').map(formatIssue),
+  };
+  return { ok: true, snapshot, issues: issues.issues };
+}
+
+function answerUnrouted(ex: Exchange): Promise<never> {
+  const pre = ex.get(PRE_ROUTING_PROBLEM);
+  if (pre) return Promise.reject(pre);
+  const allow = ex.get(ALLOWED_METHODS);
+  if (allow) return Promise.reject(problems.methodNotAllowed(ex.method, allow));
+  return Promise.reject(problems.routeNotFound(ex.path));
+}
+
+export function isLoopbackListen(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}

@@ -1,0 +1,201 @@
+// Compiles one route: its upstream targets and timeouts, its policies (route key, else defaults, else the
+// policy's implicit config) sorted into the fixed phase order, and the pipeline arrays the runner walks.
+import type { IssueCollector } from '../config/config-issue.js';
+import type { NormalizedMatch } from '../config/normalize-config.js';
+import type { DefaultsConfig, GatewayConfig, RouteConfig, TimeoutsConfig } from '../config/schema.js';
+import { closest } from '../config/validate-config.js';
+import type { Exchange } from '../pipeline/exchange.js';
+import type { GatewayResponse } from '../pipeline/gateway-response.js';
+import {
+  type AnyPolicyDefinition,
+  type CompileContext,
+  PHASES,
+  type Policy,
+  PolicyConfigError,
+} from '../pipeline/policy.js';
+import type { CompiledPipeline, PipelineStep } from '../pipeline/run-pipeline.js';
+import { createForwarder } from '../proxy/forward.js';
+import { createPool, parseUpstreamUrl, poolKey, type UpstreamTarget } from '../proxy/upstream-target.js';
+import type { CarryOverScope } from './carry-over.js';
+import type { CompiledRoute } from './snapshot.js';
+
+/** Built-in defaults where neither the route nor `defaults:` says anything. */
+export const BUILTIN_TIMEOUT_MS = 30_000;
+const BUILTIN_CONNECT_MS = 5_000;
+const BUILTIN_KEEP_ALIVE_MS = 4_000;
+
+export interface RouteCompileDeps {
+  readonly config: GatewayConfig;
+  readonly registry: readonly AnyPolicyDefinition[];
+  readonly scope: CarryOverScope;
+  readonly issues: IssueCollector;
+  readonly context: Omit<CompileContext, 'routeName'>;
+  readonly complete: readonly ((ex: Exchange) => void)[];
+  readonly onError: (ex: Exchange, err: unknown) => void;
+}
+
+export function compileRoute(
+  route: RouteConfig,
+  index: number,
+  match: NormalizedMatch,
+  deps: RouteCompileDeps,
+): CompiledRoute | undefined {
+  const { config } = deps;
+  const defaults: DefaultsConfig = config.defaults;
+  const at = (...p: (string | number)[]) => ['routes', index, ...p];
+  const timeouts: TimeoutsConfig = { ...(defaults.timeouts ?? {}), ...(route.timeouts ?? {}) };
+  const totalMs = route.timeout_ms ?? defaults.timeout_ms ?? BUILTIN_TIMEOUT_MS;
+
+  const targets = resolveTargets(route, timeouts, deps, at('upstream'));
+  const policies = createPolicies(route, route.name, deps, (name, rest) => at(name, ...rest));
+  if (!targets || !policies) return undefined;
+
+  const terminal = createForwarder({
+    targets,
+    stripPrefix: route.strip_prefix,
+    preserveHost: route.preserve_host,
+    totalMs,
+    firstByteMs: timeouts.first_byte_ms,
+    idleMs: timeouts.idle_ms,
+    maxBodyBytes: config.gateway.limits.max_body_bytes,
+  });
+  return {
+    name: route.name,
+    index,
+    match,
+    priority: route.priority,
+    upstreamLabel: /^https?:\/\//i.test(route.upstream)
+      ? route.upstream
+      : `${route.upstream} (${targets.length} target${targets.length === 1 ? '' : 's'})`,
+    policyNames: policies.map((p) => p.name),
+    pipeline: buildPipeline(policies, terminal, deps),
+    policies: policies.map((p) => p.policy),
+  };
+}
+
+interface NamedPolicy {
+  readonly name: string;
+  readonly phase: number;
+  readonly policy: Policy;
+}
+
+/** Instantiates the policies that apply to a route, in phase order; undefined when any failed. */
+export function createPolicies(
+  route: Readonly<Record<string, unknown>>,
+  routeName: string,
+  deps: Pick<RouteCompileDeps, 'config' | 'registry' | 'issues' | 'context'>,
+  at: (policy: string, rest: readonly (string | number)[]) => (string | number)[],
+): NamedPolicy[] | undefined {
+  const out: NamedPolicy[] = [];
+  let ok = true;
+  for (const def of deps.registry) {
+    const config =
+      route[def.name] ?? deps.config.defaults[def.name] ?? def.implicitConfig?.(deps.context.gateway);
+    if (config === undefined) continue;
+    try {
+      const policy = def.create(config, { ...deps.context, routeName });
+      out.push({ name: def.name, phase: PHASES.indexOf(def.phase), policy });
+    } catch (err) {
+      ok = false;
+      const path = err instanceof PolicyConfigError ? err.path : [];
+      const where = route[def.name] !== undefined ? at(def.name, path) : ['defaults', def.name, ...path];
+      deps.issues.error(where, err instanceof Error ? err.message : String(err));
+    }
+  }
+  out.sort((a, b) => a.phase - b.phase);
+  return ok ? out : undefined;
+}
+
+/** Splits policies by hook and folds the upstream onion once. */
+export function buildPipeline(
+  policies: readonly NamedPolicy[],
+  terminal: (ex: Exchange) => Promise<GatewayResponse>,
+  deps: Pick<RouteCompileDeps, 'complete' | 'onError'>,
+): CompiledPipeline {
+  const steps: PipelineStep[] = policies.map((p, position) => ({ position, policy: p.policy }));
+  let upstream = terminal;
+  for (let i = policies.length - 1; i >= 0; i--) {
+    const p = policies[i]!.policy;
+    if (!p.onUpstream) continue;
+    const next = upstream;
+    upstream = (ex) => p.onUpstream!(ex, next);
+  }
+  return {
+    request: steps.filter((s) => s.policy.onRequest !== undefined),
+    response: steps.filter((s) => s.policy.onResponse !== undefined).reverse(),
+    complete: [
+      ...steps
+        .filter((s) => s.policy.onComplete !== undefined)
+        .map((s) => (ex: Exchange) => s.policy.onComplete!(ex)),
+      ...deps.complete,
+    ],
+    upstream,
+    onError: deps.onError,
+  };
+}
+
+function resolveTargets(
+  route: RouteConfig,
+  timeouts: TimeoutsConfig,
+  deps: RouteCompileDeps,
+  path: (string | number)[],
+): UpstreamTarget[] | undefined {
+  const { config, scope, issues } = deps;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(route.upstream)) {
+    try {
+      const parsed = parseUpstreamUrl(route.upstream);
+      const settings = {
+        connectTimeoutMs: timeouts.connect_ms ?? BUILTIN_CONNECT_MS,
+        keepAliveTimeoutMs: BUILTIN_KEEP_ALIVE_MS,
+        connections: undefined,
+      };
+      const pool = scope.get(
+        poolKey(parsed.origin, settings),
+        () => createPool(parsed.origin, settings),
+        (p) => p.close(),
+      );
+      return [{ ...parsed, weight: 1, pool }];
+    } catch (err) {
+      issues.error(path, `invalid upstream URL: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+  const named = config.upstreams[route.upstream];
+  if (!named) {
+    const names = Object.keys(config.upstreams);
+    const hint = closest(route.upstream, names);
+    issues.error(
+      path,
+      `no upstream named "${route.upstream}"` +
+        (hint
+          ? ` — did you mean "${hint}"?`
+          : names.length > 0
+            ? `; defined: ${names.join(', ')}`
+            : '; write a URL such as http://127.0.0.1:3000 or define it under `upstreams`'),
+    );
+    return undefined;
+  }
+  const targets: UpstreamTarget[] = [];
+  named.targets.forEach((t, i) => {
+    try {
+      const parsed = parseUpstreamUrl(t.url);
+      const settings = {
+        connectTimeoutMs: timeouts.connect_ms ?? named.connect_timeout_ms,
+        keepAliveTimeoutMs: named.keep_alive_timeout_ms,
+        connections: named.connections,
+      };
+      const pool = scope.get(
+        poolKey(parsed.origin, settings),
+        () => createPool(parsed.origin, settings),
+        (p) => p.close(),
+      );
+      targets.push({ ...parsed, weight: t.weight, pool });
+    } catch (err) {
+      issues.error(
+        ['upstreams', route.upstream, 'targets', i, 'url'],
+        `invalid upstream URL: ${(err as Error).message}`,
+      );
+    }
+  });
+  return targets.length === named.targets.length ? targets : undefined;
+}

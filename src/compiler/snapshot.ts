@@ -1,0 +1,36 @@
+// The compiled, immutable gateway: what a request walks. Built once per config load; never mutated.
+import type { GatewayConfig } from '../config/schema.js';
+import type { NormalizedMatch } from '../config/normalize-config.js';
+import type { IngressSettings } from '../http/read-request.js';
+import type { CompiledPipeline } from '../pipeline/run-pipeline.js';
+import type { Policy } from '../pipeline/policy.js';
+import type { Router } from '../router/router.js';
+import type { CarryOverScope } from './carry-over.js';
+
+export interface CompiledRoute {
+  readonly name: string;
+  /** Index in the config's routes list (-1 for the gateway's own system route). */
+  readonly index: number;
+  readonly match: NormalizedMatch;
+  readonly priority: number;
+  /** Where the route forwards, for `portico routes` (no credentials). */
+  readonly upstreamLabel: string;
+  readonly policyNames: readonly string[];
+  readonly pipeline: CompiledPipeline;
+  readonly policies: readonly Policy[];
+}
+
+export interface GatewaySnapshot {
+  /** sha256 of the config text: unchanged input is not reloaded. */
+  readonly hash: string;
+  readonly file: string;
+  readonly config: GatewayConfig;
+  readonly router: Router<CompiledRoute>;
+  readonly routes: readonly CompiledRoute[];
+  /** Answers requests no route takes, and requests refused before routing, through the same policies. */
+  readonly system: CompiledRoute;
+  readonly ingress: IngressSettings;
+  /** Resources (pools…) this snapshot uses; released when it is retired. */
+  readonly resources: CarryOverScope;
+  readonly warnings: readonly string[];
+}

@@ -1,0 +1,353 @@
+// The one source of the configuration's shape: TypeScript types (Static), the validator's rules, the
+// generated schema/gateway.schema.json and the reference docs all come from these definitions.
+import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
+import type { AnyPolicyDefinition } from '../pipeline/policy.js';
+
+const LISTEN_PATTERN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$';
+export const HEADER_NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+
+const Listen = Type.String({
+  pattern: LISTEN_PATTERN,
+  description: 'Address to listen on: ":port" (all interfaces) or "host:port".',
+  'x-expected': 'an address like ":8080" or "127.0.0.1:8080"',
+});
+
+const Millis = (description: string, def?: number) =>
+  Type.Integer({
+    minimum: 1,
+    maximum: 86_400_000,
+    description,
+    ...(def === undefined ? {} : { default: def }),
+    'x-expected': 'a whole number of milliseconds (1 or more)',
+  });
+
+const Bytes = (description: string, def: number) =>
+  Type.Integer({
+    minimum: 1,
+    description,
+    default: def,
+    'x-expected': 'a whole number of bytes (1 or more)',
+  });
+
+export const ACCESS_LOG_FIELDS = [
+  'timestamp',
+  'method',
+  'path',
+  'query',
+  'host',
+  'route',
+  'status',
+  'upstream',
+  'upstream_status',
+  'latency_ms',
+  'upstream_latency_ms',
+  'trace_id',
+  'span_id',
+  'client_ip',
+  'bytes_sent',
+  'bytes_received',
+  'user_agent',
+  'protocol',
+] as const;
+export type AccessLogField = (typeof ACCESS_LOG_FIELDS)[number];
+
+export const DEFAULT_ACCESS_LOG_FIELDS: readonly AccessLogField[] = [
+  'timestamp',
+  'method',
+  'path',
+  'route',
+  'status',
+  'upstream_status',
+  'latency_ms',
+  'upstream_latency_ms',
+  'trace_id',
+  'client_ip',
+  'bytes_sent',
+];
+
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+  { default: 'info', description: 'Level of gateway event logs. Env GATEWAY_LOG_LEVEL overrides.' },
+);
+
+export const GatewaySectionSchema = Type.Object(
+  {
+    listen: Type.Union([Listen, Type.Array(Listen, { minItems: 1 })], {
+      default: ':8080',
+      description: 'Where the gateway accepts traffic; a list for several addresses.',
+    }),
+    tracing_header: Type.String({
+      pattern: HEADER_NAME_PATTERN,
+      default: 'X-Trace-Id',
+      description:
+        'Header carrying the trace id to upstreams and back to clients. Env GATEWAY_TRACE_HEADER overrides.',
+    }),
+    log_level: LogLevel,
+    access_log: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Write one JSON line per request to stdout.' }),
+        fields: Type.Array(Type.Union(ACCESS_LOG_FIELDS.map((f) => Type.Literal(f))), {
+          default: [...DEFAULT_ACCESS_LOG_FIELDS],
+          uniqueItems: true,
+          description: 'Fields of each access line, in order. Env GATEWAY_ACCESS_LOG_FIELDS overrides.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    trusted_proxies: Type.Array(
+      Type.String({ 'x-expected': 'an IP address or CIDR such as "10.0.0.0/8"', format: 'cidr' }),
+      {
+        default: [],
+        description:
+          'Peers (CIDRs) whose X-Forwarded-For / -Proto / -Host and Forwarded headers are believed. From anyone else they are replaced.',
+      },
+    ),
+    forwarded_header: Type.Boolean({
+      default: false,
+      description: 'Also send the RFC 7239 Forwarded header upstream (X-Forwarded-* are always sent).',
+    }),
+    limits: Type.Object(
+      {
+        max_header_bytes: Bytes('Largest request header block; larger gets 431.', 16_384),
+        max_body_bytes: Bytes('Largest request body; larger gets 413.', 10_485_760),
+        max_url_length: Bytes('Longest request target; longer gets 414.', 8_192),
+        header_timeout_ms: Millis('Time a client has to send the complete request headers (408).', 10_000),
+        request_timeout_ms: Millis(
+          'Time a client has to send the complete request, body included (408).',
+          60_000,
+        ),
+        keep_alive_timeout_ms: Millis('How long an idle client connection is kept open.', 5_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    admin: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        listen: Type.String({ ...Listen, default: '127.0.0.1:9876' }),
+        token: Type.Optional(
+          Type.String({
+            minLength: 16,
+            description: 'Bearer token for the admin API; required when admin listens beyond loopback.',
+            'x-expected': 'a token of at least 16 characters',
+          }),
+        ),
+      },
+      { additionalProperties: false, default: {}, description: 'Health, readiness and the admin API.' },
+    ),
+    shutdown_timeout_ms: Millis('On SIGTERM, how long in-flight requests may take to finish.', 15_000),
+    reload: Type.Object(
+      {
+        watch: Type.Boolean({ default: true, description: 'Reload when the config file changes.' }),
+        debounce_ms: Millis('Wait this long after the last change before reloading.', 250),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type GatewaySection = Static<typeof GatewaySectionSchema>;
+
+export const TimeoutsSchema = Type.Object(
+  {
+    connect_ms: Type.Optional(Millis('Time to open a connection to the upstream (504).')),
+    first_byte_ms: Type.Optional(
+      Millis('Time from sending the request to the upstream response headers (504).'),
+    ),
+    idle_ms: Type.Optional(
+      Millis('Longest pause between upstream body chunks; the connection is closed after it.'),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const UpstreamTarget = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://', 'x-expected': 'an http:// or https:// URL' }),
+    weight: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const UpstreamSchema = Type.Object(
+  {
+    targets: Type.Array(UpstreamTarget, { minItems: 1, description: 'Servers of this upstream.' }),
+    connections: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        description: 'Most connections per target (default: no limit).',
+      }),
+    ),
+    connect_timeout_ms: Millis('Time to open a connection (504).', 5_000),
+    keep_alive_timeout_ms: Millis('How long an idle upstream connection is kept.', 4_000),
+  },
+  { additionalProperties: false },
+);
+
+const MatchValue = Type.Union([Type.String(), Type.Literal(true)], {
+  'x-expected': 'an exact value, or true for "present with any value"',
+});
+
+const PathPattern = (description: string) =>
+  Type.String({
+    pattern: '^/',
+    maxLength: 2048,
+    description,
+    'x-expected': 'a path starting with "/", e.g. /orders or /users/:id',
+  });
+
+export const MatchSchema = Type.Object(
+  {
+    path: Type.Optional(
+      PathPattern('Prefix at a segment boundary: /orders matches /orders and /orders/7, not /ordersX.'),
+    ),
+    exact: Type.Optional(PathPattern('The whole path, e.g. /orders/summary or /orders/:id.')),
+    methods: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Z]+$', 'x-expected': 'an upper-case HTTP method like GET' }), {
+        minItems: 1,
+        uniqueItems: true,
+      }),
+    ),
+    host: Type.Optional(
+      Type.Union(
+        [
+          Type.String({
+            pattern: '^(\\*\\.)?[A-Za-z0-9.-]+$',
+            'x-expected': 'a host like api.example.com or *.example.com',
+          }),
+          Type.Array(
+            Type.String({
+              pattern: '^(\\*\\.)?[A-Za-z0-9.-]+$',
+              'x-expected': 'a host like api.example.com or *.example.com',
+            }),
+            { minItems: 1 },
+          ),
+        ],
+        { description: 'Host (or list of hosts) to match; "*.example.com" matches any subdomain.' },
+      ),
+    ),
+    headers: Type.Optional(
+      Type.Record(Type.String({ pattern: HEADER_NAME_PATTERN }), MatchValue, {
+        description: 'Request headers that must be present (true) or equal a value.',
+      }),
+    ),
+    query: Type.Optional(
+      Type.Record(Type.String(), MatchValue, {
+        description: 'Query parameters that must be present (true) or equal a value.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Route keys that are not policies; policy keys come from the registry. */
+const routeCoreProperties = {
+  name: Type.String({
+    pattern: NAME_PATTERN,
+    maxLength: 128,
+    'x-expected': 'a name of letters, digits, ".", "_" or "-"',
+  }),
+  match: Type.Optional(MatchSchema),
+  path_prefix: Type.Optional(PathPattern('Seed form of match.path (prefix).')),
+  path: Type.Optional(PathPattern('Seed form of match.path (prefix).')),
+  priority: Type.Integer({ default: 0, description: 'Higher wins over any specificity rule.' }),
+  upstream: Type.String({
+    minLength: 1,
+    description: 'A URL (http://host:port/base) or the name of an entry under `upstreams`.',
+    'x-expected': 'an http(s):// URL or the name of an upstream',
+  }),
+  strip_prefix: Type.Boolean({ default: false, description: 'Remove the matched prefix before forwarding.' }),
+  preserve_host: Type.Boolean({ default: false, description: "Send the client's Host upstream." }),
+  timeout_ms: Type.Optional(Millis('Whole upstream exchange, response body included (504).')),
+  timeouts: Type.Optional(TimeoutsSchema),
+} satisfies TProperties;
+
+/** Settings `defaults:` may give every route. */
+const defaultsCoreProperties = {
+  timeout_ms: Type.Optional(Millis('Whole upstream exchange, response body included (504).')),
+  timeouts: Type.Optional(TimeoutsSchema),
+} satisfies TProperties;
+
+/**
+ * Keys that belong to capabilities still being built. They are named so the error can say "not available
+ * yet" instead of "unknown key"; each entry leaves this list when its capability lands.
+ */
+export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  root: { auth: 'authentication', consumers: 'authentication', tiers: 'rate limiting' },
+  gateway: {
+    store: 'rate limiting',
+    workers: 'multi-process workers',
+    profile: 'edge/platform profiles',
+    tracing: 'observability',
+  },
+  upstream: {
+    balance: 'load balancing',
+    health_check: 'upstream health checks',
+    circuit_breaker: 'circuit breaking',
+    retries: 'retries',
+  },
+  route: {
+    auth: 'authentication',
+    auth_required: 'authentication',
+    require: 'authorization',
+    rate_limit: 'rate limiting',
+    transform: 'transformation',
+    cache: 'caching',
+    version: 'versioning',
+    fallback: 'fallbacks',
+    webhook: 'webhooks',
+  },
+};
+
+function policyProperties(registry: readonly AnyPolicyDefinition[]): TProperties {
+  const props: TProperties = {};
+  for (const def of registry) props[def.name] = Type.Optional(def.schema);
+  return props;
+}
+
+/** The whole gateway.yaml schema, with the registry's policies as route (and defaults) keys. */
+export function buildConfigSchema(registry: readonly AnyPolicyDefinition[]): TObject {
+  const policies = policyProperties(registry);
+  const route = Type.Object({ ...routeCoreProperties, ...policies }, { additionalProperties: false });
+  const defaults = Type.Object(
+    { ...defaultsCoreProperties, ...policies },
+    { additionalProperties: false, default: {} },
+  );
+  return Type.Object(
+    {
+      $schema: Type.Optional(Type.String()),
+      version: Type.Literal(1, { default: 1, description: 'Config format version.' }),
+      gateway: GatewaySectionSchema,
+      defaults,
+      upstreams: Type.Record(Type.String({ pattern: NAME_PATTERN }), UpstreamSchema, { default: {} }),
+      routes: Type.Array(route, { description: 'Routes, matched by the documented precedence.' }),
+    },
+    {
+      additionalProperties: false,
+      $id: 'https://portico.dev/schema/gateway.schema.json',
+      title: 'Portico gateway configuration',
+    },
+  );
+}
+
+/** Route config after validation: core keys typed, policy keys by name. */
+export type RouteCore = Static<TObject<typeof routeCoreProperties>>;
+export type RouteConfig = RouteCore & { readonly [policy: string]: unknown };
+export type DefaultsConfig = Static<TObject<typeof defaultsCoreProperties>> & {
+  readonly [policy: string]: unknown;
+};
+export type UpstreamConfig = Static<typeof UpstreamSchema>;
+export type MatchConfig = Static<typeof MatchSchema>;
+export type TimeoutsConfig = Static<typeof TimeoutsSchema>;
+
+/** The validated, defaulted configuration. */
+export interface GatewayConfig {
+  readonly version: 1;
+  readonly gateway: GatewaySection;
+  readonly defaults: DefaultsConfig;
+  readonly upstreams: Readonly<Record<string, UpstreamConfig>>;
+  readonly routes: readonly RouteConfig[];
+}
+
+export type { TSchema };

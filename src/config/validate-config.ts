@@ -1,0 +1,309 @@
+// Validates a parsed config against the schema, collecting every issue (not just the first) with a clear
+// "expected …" message, did-you-mean for unknown keys, and "not available yet" for planned ones.
+// Applies schema defaults on the way, so the result is the complete config.
+import { isIP } from 'node:net';
+import type { TSchema } from '@sinclair/typebox';
+import type { ConfigPath, IssueCollector } from './config-issue.js';
+import { PLANNED_KEYS } from './schema.js';
+
+type Json = Record<string, unknown>;
+
+interface SchemaLike {
+  type?: string;
+  anyOf?: SchemaLike[];
+  const?: unknown;
+  properties?: Record<string, SchemaLike>;
+  patternProperties?: Record<string, SchemaLike>;
+  additionalProperties?: boolean | SchemaLike;
+  required?: string[];
+  items?: SchemaLike;
+  minItems?: number;
+  maxItems?: number;
+  uniqueItems?: boolean;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  format?: string;
+  minimum?: number;
+  maximum?: number;
+  default?: unknown;
+  'x-expected'?: string;
+}
+
+/** Returns the value with defaults applied; issues go to the collector. */
+export function validateAgainstSchema(schema: TSchema, value: unknown, issues: IssueCollector): unknown {
+  return check(schema as SchemaLike, value, [], issues);
+}
+
+const patternCache = new Map<string, RegExp>();
+function regex(p: string): RegExp {
+  let r = patternCache.get(p);
+  if (!r) patternCache.set(p, (r = new RegExp(p, 'u')));
+  return r;
+}
+
+function check(s: SchemaLike, value: unknown, path: ConfigPath, issues: IssueCollector): unknown {
+  if (s.anyOf) return checkUnion(s, value, path, issues);
+  if (s.const !== undefined) {
+    if (value !== s.const) issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
+    return value;
+  }
+  switch (s.type) {
+    case 'object':
+      return checkObject(s, value, path, issues);
+    case 'array':
+      return checkArray(s, value, path, issues);
+    case 'string':
+      checkString(s, value, path, issues);
+      return value;
+    case 'integer':
+    case 'number':
+      checkNumber(s, value, path, issues);
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') issues.error(path, `expected true or false, got ${describe(value)}`);
+      return value;
+    default:
+      return value;
+  }
+}
+
+function checkUnion(s: SchemaLike, value: unknown, path: ConfigPath, issues: IssueCollector): unknown {
+  const variants = s.anyOf!;
+  // Variants whose basic type fits the value; if exactly one fits, report its detailed errors.
+  const fitting = variants.filter((v) => fitsType(v, value));
+  if (fitting.length === 0) {
+    issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
+    return value;
+  }
+  let bestResult: unknown = value;
+  let bestIssues: IssueCollector | undefined;
+  for (const v of fitting) {
+    const trial = issues.fork();
+    const result = check(v, structuredCloneSafe(value), path, trial);
+    if (!trial.hasErrors) return result;
+    if (!bestIssues || trial.issues.length < bestIssues.issues.length) {
+      bestIssues = trial;
+      bestResult = result;
+    }
+  }
+  if (fitting.length === 1 || bestIssues!.issues.length > 0) issues.issues.push(...bestIssues!.issues);
+  return bestResult;
+}
+
+function fitsType(s: SchemaLike, value: unknown): boolean {
+  if (s.anyOf) return s.anyOf.some((v) => fitsType(v, value));
+  if (s.const !== undefined) return value === s.const;
+  switch (s.type) {
+    case 'object':
+      return isPlainObject(value);
+    case 'array':
+      return Array.isArray(value);
+    case 'string':
+      return typeof value === 'string';
+    case 'integer':
+    case 'number':
+      return typeof value === 'number';
+    case 'boolean':
+      return typeof value === 'boolean';
+    default:
+      return true;
+  }
+}
+
+function checkObject(s: SchemaLike, value: unknown, path: ConfigPath, issues: IssueCollector): unknown {
+  if (value === undefined || value === null) value = {};
+  if (!isPlainObject(value)) {
+    issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
+    return value;
+  }
+  const out: Json = {};
+  const props = s.properties ?? {};
+  const required = new Set(s.required ?? []);
+  for (const [key, v] of Object.entries(value)) {
+    const propSchema = props[key];
+    if (propSchema) {
+      out[key] = check(propSchema, v, [...path, key], issues);
+      continue;
+    }
+    const patternSchema = s.patternProperties
+      ? Object.entries(s.patternProperties).find(([p]) => regex(p).test(key))
+      : undefined;
+    if (patternSchema) {
+      out[key] = check(patternSchema[1], v, [...path, key], issues);
+      continue;
+    }
+    if (s.patternProperties && Object.keys(s.patternProperties).length > 0) {
+      issues.error([...path, key], `invalid name "${key}"`, 'key');
+      continue;
+    }
+    if (s.additionalProperties === false) {
+      issues.error([...path, key], unknownKeyMessage(key, Object.keys(props), path), 'key');
+    } else {
+      out[key] = v;
+    }
+  }
+  for (const [key, propSchema] of Object.entries(props)) {
+    if (key in value) continue;
+    if (propSchema.default !== undefined) {
+      out[key] = check(propSchema, structuredClone(propSchema.default), [...path, key], issues);
+    } else if (propSchema.type === 'object' && required.has(key) && propSchema.default === undefined) {
+      issues.error(path, `missing required key "${key}"`);
+    } else if (required.has(key)) {
+      issues.error(path, `missing required key "${key}" (${expected(propSchema)})`);
+    }
+  }
+  return out;
+}
+
+function checkArray(s: SchemaLike, value: unknown, path: ConfigPath, issues: IssueCollector): unknown {
+  if (!Array.isArray(value)) {
+    issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
+    return value;
+  }
+  if (s.minItems !== undefined && value.length < s.minItems)
+    issues.error(
+      path,
+      `expected at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}, got ${value.length}`,
+    );
+  if (s.maxItems !== undefined && value.length > s.maxItems)
+    issues.error(path, `expected at most ${s.maxItems} items, got ${value.length}`);
+  if (s.uniqueItems) {
+    const seen = new Set<string>();
+    value.forEach((item, i) => {
+      const k = JSON.stringify(item);
+      if (seen.has(k)) issues.error([...path, i], `duplicate item ${describe(item)}`);
+      seen.add(k);
+    });
+  }
+  return s.items ? value.map((item, i) => check(s.items!, item, [...path, i], issues)) : value;
+}
+
+function checkString(s: SchemaLike, value: unknown, path: ConfigPath, issues: IssueCollector): void {
+  if (typeof value !== 'string') {
+    issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
+    return;
+  }
+  const bad =
+    (s.minLength !== undefined && value.length < s.minLength) ||
+    (s.maxLength !== undefined && value.length > s.maxLength) ||
+    (s.pattern !== undefined && !regex(s.pattern).test(value)) ||
+    (s.format === 'cidr' && !isCidr(value));
+  if (bad) issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
+}
+
+function checkNumber(s: SchemaLike, value: unknown, path: ConfigPath, issues: IssueCollector): void {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    (s.type === 'integer' && !Number.isInteger(value))
+  ) {
+    issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
+    return;
+  }
+  if (s.minimum !== undefined && value < s.minimum)
+    issues.error(path, `expected ${expected(s)}, got ${value} (the minimum is ${s.minimum})`);
+  else if (s.maximum !== undefined && value > s.maximum)
+    issues.error(path, `expected ${expected(s)}, got ${value} (the maximum is ${s.maximum})`);
+}
+
+export function isCidr(v: string): boolean {
+  const [addr, bits, ...rest] = v.split('/');
+  if (rest.length > 0 || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function expected(s: SchemaLike): string {
+  if (s['x-expected']) return s['x-expected'];
+  if (s.anyOf) {
+    const parts = [...new Set(s.anyOf.map(expected))];
+    return parts.length > 6
+      ? `one of ${s.anyOf.map((v) => JSON.stringify(v.const)).join(', ')}`
+      : parts.join(' or ');
+  }
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  switch (s.type) {
+    case 'object':
+      return 'a mapping (key: value)';
+    case 'array':
+      return s.items ? `a list of ${expected(s.items).replace(/^an? /, '')}s` : 'a list';
+    case 'string':
+      return s.pattern ? `a string matching ${s.pattern}` : 'a string';
+    case 'integer':
+      return 'a whole number';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'true or false';
+    default:
+      return 'a value';
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 60) + '…' : v);
+  return String(v);
+}
+
+function plannedFor(path: ConfigPath): Readonly<Record<string, string>> | undefined {
+  if (path.length === 0) return PLANNED_KEYS.root;
+  if (path.length === 1 && path[0] === 'gateway') return PLANNED_KEYS.gateway;
+  if (path.length === 1 && path[0] === 'defaults') return PLANNED_KEYS.route;
+  if (path.length === 2 && path[0] === 'upstreams') return PLANNED_KEYS.upstream;
+  if (path.length === 2 && path[0] === 'routes') return PLANNED_KEYS.route;
+  return undefined;
+}
+
+function unknownKeyMessage(key: string, allowed: string[], path: ConfigPath): string {
+  const planned = plannedFor(path)?.[key];
+  if (planned) return `"${key}" is not available yet in this version of Portico (it comes with ${planned})`;
+  const suggestion = closest(key, allowed);
+  const hint = suggestion
+    ? ` — did you mean "${suggestion}"?`
+    : `; allowed keys: ${allowed.filter((k) => k !== '$schema').join(', ')}`;
+  return `unknown key "${key}"${hint}`;
+}
+
+/** The allowed key closest to `key` by edit distance, when it is close enough to be a likely typo. */
+export function closest(key: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(key.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  const limit = Math.max(2, Math.floor(key.length / 3));
+  return bestDistance <= limit ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
+
+function isPlainObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function structuredCloneSafe<T>(v: T): T {
+  return typeof v === 'object' && v !== null ? structuredClone(v) : v;
+}

@@ -1,0 +1,138 @@
+// The data-plane listener: node:http with strict parsing, bounded header/request times (checked every
+// second, not Node's default 30 s), and problem+json for everything refused — by the parser (431, 400,
+// 408) or before routing (414, 413, 400) — with the connection closed after ambiguous framing.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { ALLOWED_METHODS, PRE_ROUTING_PROBLEM } from '../compiler/compile-gateway.js';
+import { runPipeline } from '../pipeline/run-pipeline.js';
+import { newTraceId } from '../observability/trace-ids.js';
+import type { SnapshotHolder } from '../runtime/snapshot-holder.js';
+import { PROBLEM_CONTENT_TYPE, type Problem, problemBody } from './problem.js';
+import { problems } from './problems.js';
+import { readRequest } from './read-request.js';
+
+export interface ServerLimits {
+  readonly maxHeaderBytes: number;
+  readonly headerTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+export interface GatewayServer {
+  readonly server: http.Server;
+  /** From now on every response closes its connection (graceful shutdown). */
+  startDraining(): void;
+}
+
+export function createGatewayServer(
+  holder: SnapshotHolder,
+  limits: ServerLimits,
+  logger: Logger,
+): GatewayServer {
+  /** Connections that sent something ambiguous: nothing more is read from them. */
+  const poisoned = new WeakSet<Socket>();
+  let draining = false;
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    if (poisoned.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    const startedAt = performance.now();
+    const live = holder.acquire();
+    res.once('close', () => holder.release(live));
+    const snap = live.snapshot;
+    const { ex, problem, close } = readRequest(req, res, snap.ingress, startedAt);
+    if (draining) res.shouldKeepAlive = false;
+    if (problem !== undefined) {
+      if (close) {
+        poisoned.add(socket);
+        res.shouldKeepAlive = false;
+        res.once('finish', () => socket.destroySoon());
+      }
+      ex.set(PRE_ROUTING_PROBLEM, problem);
+      runPipeline(ex, snap.system.pipeline);
+      return;
+    }
+    const m = snap.router.match(ex);
+    if (m.kind === 'found') {
+      const route = m.value;
+      ex.routeName = route.name;
+      ex.params = m.params;
+      ex.prefixLength = m.prefixLength;
+      runPipeline(ex, route.pipeline);
+      return;
+    }
+    if (m.kind === 'method-not-allowed') ex.set(ALLOWED_METHODS, m.allow);
+    runPipeline(ex, snap.system.pipeline);
+  }
+
+  const server = http.createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headerTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Enforce header/request timeouts within a second of the deadline (Node checks every 30 s by default).
+      connectionsCheckingInterval: 1000,
+      requireHostHeader: true,
+      joinDuplicateHeaders: false,
+      insecureHTTPParser: false,
+    },
+    handle,
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    answerClientError(err, socket, limits, logger);
+  });
+  return {
+    server,
+    startDraining() {
+      draining = true;
+    },
+  };
+}
+
+/** The parser refused the request: answer in problem+json (when the socket can still take it) and close. */
+function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: Socket,
+  limits: ServerLimits,
+  logger: Logger,
+): void {
+  const code = err.code ?? '';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let problem: Problem;
+  if (code === 'HPE_HEADER_OVERFLOW') problem = problems.headersTooLarge(limits.maxHeaderBytes);
+  else if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    problem = problems.requestTimeout('The request was not received in time');
+  else if (code === 'HPE_UNEXPECTED_CONTENT_LENGTH' || code === 'HPE_INVALID_CONTENT_LENGTH')
+    problem = problems.badRequest(
+      'Ambiguous or invalid message framing (Content-Length / Transfer-Encoding)',
+    );
+  else if (code === 'HPE_INVALID_TRANSFER_ENCODING')
+    problem = problems.badRequest('Invalid Transfer-Encoding');
+  else problem = problems.badRequest('The request could not be parsed');
+  const traceId = newTraceId();
+  const body = problemBody(problem, traceId);
+  const head =
+    `HTTP/1.1 ${problem.status} ${http.STATUS_CODES[problem.status] ?? ''}\r\n` +
+    `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+  logger.info(
+    {
+      event: 'client_error',
+      problem: problem.code,
+      status: problem.status,
+      parser_code: code,
+      trace_id: traceId,
+    },
+    'request refused by the parser',
+  );
+  socket.end(head + body);
+  socket.destroySoon();
+}

@@ -1,0 +1,133 @@
+// Per-request state: the request as the gateway understood it, the upstream-bound headers, timings, trace
+// ids, and typed slots that policies share. Lives for one request; policy instances never hold it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { newSpanId, newTraceId } from '../observability/trace-ids.js';
+import type { Readable } from 'node:stream';
+import type { HeaderList } from './header-list.js';
+
+/** A typed slot in the Exchange, created once at module load by the policy that owns the data. */
+export interface StateKey<T> {
+  readonly name: string;
+  /** Phantom member carrying the type; never set. */
+  readonly _type?: T;
+}
+
+export function createStateKey<T>(name: string): StateKey<T> {
+  return { name };
+}
+
+export interface ExchangeInit {
+  req: IncomingMessage;
+  res: ServerResponse;
+  startedAt: number;
+  method: string;
+  path: string;
+  query: string;
+  host: string;
+  protocol: 'http' | 'https';
+  clientIp: string;
+  headers: HeaderList;
+  authority: string;
+  requestBody: Readable | null;
+}
+
+export class Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** performance.now() when the request arrived. */
+  readonly startedAt: number;
+  readonly method: string;
+  /** Normalized path (RFC 3986 6.2.2); this is what is matched and what goes upstream. */
+  path: string;
+  /** Raw query string without the "?", "" when there is none. */
+  query: string;
+  /** Request host, lowercase, without port. */
+  readonly host: string;
+  readonly protocol: 'http' | 'https';
+  /** Client address after trusted-proxy resolution. */
+  readonly clientIp: string;
+  /** Request headers as they will be sent upstream (hop-by-hop already removed). */
+  readonly headers: HeaderList;
+  /** The Host the client sent (with port), as written. */
+  readonly authority: string;
+  /** The request body to send upstream, or null when the request has none. */
+  requestBody: Readable | null;
+  /** Length of the path prefix the route matched (for strip_prefix). */
+  prefixLength = 0;
+  /** Path parameters captured by the route (`/users/:id`). */
+  params: Readonly<Record<string, string>> = EMPTY_PARAMS;
+  /** Name of the matched route ("" before routing). */
+  routeName = '';
+
+  /** Status sent to the client (0 until sent). */
+  status = 0;
+  /** Status the upstream answered (0 when it was not asked or did not answer). */
+  upstreamStatus = 0;
+  /** Time from sending upstream to its response headers, ms (-1 when not asked). */
+  upstreamLatencyMs = -1;
+  /** Named reason of a gateway-made response. */
+  problem: string | undefined = undefined;
+  /** Socket byte counters when the request started (access log bytes_sent / bytes_received). */
+  readonly socketWrittenAtStart: number;
+  readonly socketReadAtStart: number;
+  /** Which upstream target served the request. */
+  upstreamTarget = '';
+
+  /** Called when the client goes away before the response is complete (set by the proxy). */
+  onAbort: (() => void) | undefined = undefined;
+
+  private traceIdValue: string | undefined = undefined;
+  /** W3C trace-id (32 hex) of the trace this request belongs to ("" until the request-id policy ran). */
+  w3cTraceId = '';
+  /** The gateway's own span id (W3C parent-id sent upstream). */
+  spanId = '';
+  /** W3C trace flags, two hex digits. */
+  traceFlags = '01';
+  private state: Map<StateKey<unknown>, unknown> | undefined = undefined;
+
+  constructor(init: ExchangeInit) {
+    this.req = init.req;
+    this.res = init.res;
+    this.startedAt = init.startedAt;
+    this.method = init.method;
+    this.path = init.path;
+    this.query = init.query;
+    this.host = init.host;
+    this.protocol = init.protocol;
+    this.clientIp = init.clientIp;
+    this.headers = init.headers;
+    this.authority = init.authority;
+    this.requestBody = init.requestBody;
+    const socket = init.req.socket;
+    this.socketWrittenAtStart = socket.bytesWritten;
+    this.socketReadAtStart = socket.bytesRead;
+  }
+
+  /** The trace id: continued from the client when valid, generated otherwise. Always available. */
+  get traceId(): string {
+    if (this.traceIdValue === undefined) {
+      this.traceIdValue = newTraceId();
+      if (this.spanId === '') this.spanId = newSpanId();
+    }
+    return this.traceIdValue;
+  }
+
+  set traceId(id: string) {
+    this.traceIdValue = id;
+  }
+
+  /** A request header as the upstream will see it (router header matching). */
+  header(name: string): string | undefined {
+    return this.headers.get(name);
+  }
+
+  get<T>(key: StateKey<T>): T | undefined {
+    return this.state?.get(key) as T | undefined;
+  }
+
+  set<T>(key: StateKey<T>, value: T): void {
+    (this.state ??= new Map()).set(key, value);
+  }
+}
+
+const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});

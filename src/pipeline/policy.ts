@@ -1,0 +1,93 @@
+// The policy contract: what a policy declares (definition) and what it does per request (instance).
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Exchange } from './exchange.js';
+import type { GatewayResponse } from './gateway-response.js';
+
+/**
+ * The fixed order in which policies run. A route chooses *which* policies run by its config keys; the phase
+ * decides *when*, so rate limiting can never run before authentication by accident.
+ */
+export const PHASES = [
+  'receive',
+  'authenticate',
+  'authorize',
+  'limit',
+  'cache',
+  'transform',
+  'upstream',
+  'log',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export type Awaitable<T> = T | Promise<T>;
+
+/** Services the compiler offers a policy while it is being created (at load time, never per request). */
+export interface CompileContext {
+  /** The route being compiled. */
+  readonly routeName: string;
+  /** Gateway-wide settings a policy may read. */
+  readonly gateway: GatewaySettingsView;
+  /**
+   * Keeps a stateful resource across reloads: returns the instance created for the same key by an earlier
+   * snapshot when one is still alive, otherwise calls `create`. `dispose` runs when the last snapshot using
+   * it has drained.
+   */
+  carryOver<T>(key: string, create: () => T, dispose?: (value: T) => Awaitable<void>): T;
+}
+
+/** The gateway section as policies see it (read-only, already validated and defaulted). */
+export interface GatewaySettingsView {
+  /** Header that carries the request's trace id, e.g. "X-Trace-Id". */
+  readonly tracingHeader: string;
+}
+
+/** What a policy declares: its config key, phase and schema. One per folder under src/policies/. */
+export interface PolicyDefinition<S extends TSchema = TSchema> {
+  /** Route config key, e.g. "headers". */
+  readonly name: string;
+  readonly phase: Phase;
+  /** Descriptions and defaults live here: types, validation, JSON Schema and docs come from it. */
+  readonly schema: S;
+  /** One line for `portico --help` and the generated docs. */
+  readonly summary: string;
+  /**
+   * For policies that run on every route without a route key (e.g. request identity): the config to use
+   * when the route does not set the key, or undefined to stay off.
+   */
+  implicitConfig?(gateway: GatewaySettingsView): Static<S> | undefined;
+  /** Builds the per-route instance. Runs at load time; throw a ConfigIssue-carrying error to reject config. */
+  create(config: Static<S>, ctx: CompileContext): Policy;
+}
+
+/** One instance per route per snapshot. Read-only: per-request data lives in the Exchange. */
+export interface Policy {
+  /** Return a response (or throw a Problem) to stop the request; return nothing to continue. */
+  onRequest?(ex: Exchange): Awaitable<GatewayResponse | void>;
+  /** A layer around the upstream call; the layers are folded into one function at compile time. */
+  onUpstream?(ex: Exchange, next: (ex: Exchange) => Promise<GatewayResponse>): Promise<GatewayResponse>;
+  /** Runs in reverse phase order, only for policies whose phase was reached. Return a replacement or nothing. */
+  onResponse?(ex: Exchange, res: GatewayResponse): Awaitable<GatewayResponse | void>;
+  /** After the client has the response (or went away). Must not throw. */
+  onComplete?(ex: Exchange): void;
+  /** When the snapshot owning this instance is retired. */
+  close?(): Awaitable<void>;
+}
+
+/** A definition with its schema type erased, as the registry holds it. */
+export type AnyPolicyDefinition = PolicyDefinition<TSchema>;
+
+/** Helper that keeps a definition's config type tied to its schema. */
+export function definePolicy<S extends TSchema>(def: PolicyDefinition<S>): PolicyDefinition<S> {
+  return def;
+}
+
+/** Thrown by `create` to reject a config the schema cannot express; `path` is relative to the policy key. */
+export class PolicyConfigError extends Error {
+  constructor(
+    message: string,
+    readonly path: readonly (string | number)[] = [],
+  ) {
+    super(message);
+    this.name = 'PolicyConfigError';
+  }
+}

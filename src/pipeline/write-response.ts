@@ -1,0 +1,35 @@
+// Writes a GatewayResponse to the client: status and headers once, then the body — streamed for upstream
+// bodies (an upstream failure mid-body closes the client connection rather than truncating silently).
+import { pipeline } from 'node:stream';
+import type { Exchange } from './exchange.js';
+import type { GatewayResponse } from './gateway-response.js';
+
+export function writeResponse(ex: Exchange, r: GatewayResponse): void {
+  const res = ex.res;
+  ex.status = r.status;
+  if (r.problem !== undefined) ex.problem = r.problem;
+  if (res.headersSent || res.destroyed) {
+    discard(r);
+    return;
+  }
+  const body = r.body;
+  if (body === null) {
+    res.writeHead(r.status, r.headers);
+    res.end();
+  } else if (typeof body === 'string' || body instanceof Uint8Array) {
+    const headers = r.headers;
+    if (r.source === 'gateway') headers['content-length'] = String(Buffer.byteLength(body));
+    res.writeHead(r.status, headers);
+    res.end(body);
+  } else {
+    res.writeHead(r.status, r.headers);
+    pipeline(body, res, noop);
+  }
+}
+
+function discard(r: GatewayResponse): void {
+  const body = r.body;
+  if (body !== null && typeof body === 'object' && 'destroy' in body) body.destroy();
+}
+
+function noop(): void {}

@@ -1,0 +1,10 @@
+// Every policy Portico knows, by config key. Adding a policy = adding its folder and one line here; the
+// config schema, the docs and the compiler all read this list.
+import type { AnyPolicyDefinition } from '../pipeline/policy.js';
+import { headers } from './headers/index.js';
+import { requestId } from './request-id/index.js';
+
+export const policyRegistry: readonly AnyPolicyDefinition[] = [
+  requestId,
+  headers,
+] as readonly AnyPolicyDefinition[];

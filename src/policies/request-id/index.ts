@@ -1,0 +1,97 @@
+// Request identity and trace context: every request gets a trace id (the configured tracing header, e.g.
+// X-Trace-Id) and a W3C traceparent (a valid incoming one is continued with a new span id, anything else is
+// replaced). Both are forwarded upstream and echoed to the client.
+import { Type } from '@sinclair/typebox';
+import { definePolicy } from '../../pipeline/policy.js';
+import type { Exchange } from '../../pipeline/exchange.js';
+import type { GatewayResponse } from '../../pipeline/gateway-response.js';
+import { newSpanId, newTraceId } from '../../observability/trace-ids.js';
+
+export const schema = Type.Object(
+  {
+    header: Type.Optional(
+      Type.String({
+        pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+        description: 'Header carrying the trace id (default: gateway.tracing_header).',
+      }),
+    ),
+    echo: Type.Boolean({ default: true, description: 'Return the trace id and traceparent to the client.' }),
+  },
+  { additionalProperties: false },
+);
+
+/** A client-chosen trace id is kept only when it is short and plain. */
+const VALID_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
+/** W3C Trace Context 3.2: version-traceid-parentid-flags. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-[^\s]*)?$/;
+const ZERO_TRACE = '00000000000000000000000000000000';
+const ZERO_SPAN = '0000000000000000';
+const HEX32 = /^[0-9a-f]{32}$/;
+
+export interface TraceParent {
+  readonly traceId: string;
+  readonly parentId: string;
+  readonly flags: string;
+}
+
+/** Parses a traceparent header; undefined when invalid (W3C Trace Context 3.2.2–3.2.4). */
+export function parseTraceparent(value: string | undefined): TraceParent | undefined {
+  if (value === undefined) return undefined;
+  const m = TRACEPARENT.exec(value.trim());
+  if (!m) return undefined;
+  const [, version, traceId, parentId, flags, rest] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string?,
+  ];
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (traceId === ZERO_TRACE || parentId === ZERO_SPAN) return undefined;
+  return { traceId, parentId, flags };
+}
+
+export const requestId = definePolicy({
+  name: 'request_id',
+  phase: 'receive',
+  summary: 'Trace id and W3C traceparent: continued from the client when valid, generated otherwise.',
+  schema,
+  implicitConfig: () => ({ echo: true }),
+  create(config, ctx) {
+    const header = config.header ?? ctx.gateway.tracingHeader;
+    const lower = header.toLowerCase();
+    const echo = config.echo;
+    return {
+      onRequest(ex: Exchange): void {
+        const headers = ex.headers;
+        const parent = parseTraceparent(headers.get('traceparent'));
+        const given = headers.get(lower);
+        const clientId = given !== undefined && VALID_ID.test(given) ? given : undefined;
+        let w3c: string;
+        if (parent) {
+          w3c = parent.traceId;
+          ex.traceFlags = parent.flags;
+        } else {
+          w3c =
+            clientId !== undefined && HEX32.test(clientId) && clientId !== ZERO_TRACE
+              ? clientId
+              : newTraceId();
+          headers.delete('tracestate');
+        }
+        ex.w3cTraceId = w3c;
+        ex.spanId = newSpanId();
+        ex.traceId = clientId ?? w3c;
+        headers.set(header, ex.traceId);
+        headers.set('traceparent', `00-${w3c}-${ex.spanId}-${ex.traceFlags}`);
+      },
+      onResponse: echo
+        ? (ex: Exchange, res: GatewayResponse): void => {
+            res.headers[lower] = ex.traceId;
+            if (ex.w3cTraceId !== '')
+              res.headers['traceparent'] = `00-${ex.w3cTraceId}-${ex.spanId}-${ex.traceFlags}`;
+          }
+        : undefined,
+    };
+  },
+});

@@ -1,0 +1,297 @@
+// The route table, compiled once into a segment tree (static children in a Map, one param child). A lookup
+// walks only the nodes on the request's path, so its cost does not grow with the number of routes.
+//
+// Precedence (documented in docs/routing.md), decided once at compile time as a rank per route:
+//   1. higher `priority` wins;  2. exact beats prefix;  3. more segments (longer) wins;
+//   4. at the first differing segment, a literal beats a `:param`;  5. exact host > `*.` host > any host;
+//   6. a method list beats none;  7. more header/query conditions win;  8. earlier in the file wins.
+
+export interface RouteSpec<R> {
+  readonly value: R;
+  readonly name: string;
+  readonly kind: 'prefix' | 'exact';
+  readonly path: string;
+  readonly priority: number;
+  readonly methods: readonly string[] | undefined;
+  readonly hosts: readonly string[] | undefined;
+  readonly headers: readonly (readonly [string, string | true])[];
+  readonly query: readonly (readonly [string, string | true])[];
+}
+
+export interface RouterRequest {
+  readonly method: string;
+  /** Lowercase host without port. */
+  readonly host: string;
+  /** Normalized path. */
+  readonly path: string;
+  readonly query: string;
+  header(name: string): string | undefined;
+}
+
+export type MatchResult<R> =
+  | {
+      readonly kind: 'found';
+      readonly value: R;
+      readonly params: Record<string, string>;
+      readonly prefixLength: number;
+    }
+  | { readonly kind: 'method-not-allowed'; readonly allow: readonly string[] }
+  | { readonly kind: 'not-found' };
+
+export interface Shadowing {
+  readonly shadowed: string;
+  readonly by: string;
+}
+
+interface Entry<R> {
+  readonly spec: RouteSpec<R>;
+  rank: number;
+  readonly segments: readonly string[];
+  readonly paramNames: readonly string[];
+  readonly methods: ReadonlySet<string> | null;
+  readonly exactHosts: ReadonlySet<string> | null;
+  readonly wildcardHosts: readonly string[];
+}
+
+class TreeNode<R> {
+  statics: Map<string, TreeNode<R>> | null = null;
+  param: TreeNode<R> | null = null;
+  prefix: Entry<R>[] = [];
+  exact: Entry<R>[] = [];
+}
+
+const NOT_FOUND = { kind: 'not-found' } as const;
+
+export class Router<R> {
+  private readonly root = new TreeNode<R>();
+  private readonly entries: Entry<R>[];
+
+  constructor(specs: readonly RouteSpec<R>[]) {
+    this.entries = specs.map((spec) => toEntry(spec));
+    const order = this.entries.map((e, i) => ({ e, i }));
+    order.sort((a, b) => compareEntries(a.e, b.e) || a.i - b.i);
+    order.forEach(({ e }, rank) => (e.rank = rank));
+    for (const e of this.entries) this.insert(e);
+    const byRank = (a: Entry<R>, b: Entry<R>) => a.rank - b.rank;
+    const sortNode = (n: TreeNode<R>) => {
+      n.prefix.sort(byRank);
+      n.exact.sort(byRank);
+      n.statics?.forEach(sortNode);
+      if (n.param) sortNode(n.param);
+    };
+    sortNode(this.root);
+  }
+
+  /** Route names in precedence order (what `portico routes` prints). */
+  get precedence(): readonly RouteSpec<R>[] {
+    return [...this.entries].sort((a, b) => a.rank - b.rank).map((e) => e.spec);
+  }
+
+  private insert(e: Entry<R>): void {
+    let node = this.root;
+    for (const seg of e.segments) {
+      if (seg.startsWith(':')) node = node.param ??= new TreeNode();
+      else {
+        node.statics ??= new Map();
+        let next = node.statics.get(seg);
+        if (!next) node.statics.set(seg, (next = new TreeNode()));
+        node = next;
+      }
+    }
+    (e.spec.kind === 'exact' ? node.exact : node.prefix).push(e);
+  }
+
+  match(req: RouterRequest): MatchResult<R> {
+    const path = req.path;
+    // "/a/b/" and "/a/b" match the same routes; the trailing slash still goes upstream.
+    const trimmed =
+      path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.slice(1, -1) : path.slice(1);
+    const segs = trimmed === '' ? [] : trimmed.split('/');
+    const state: LookupState<R> = {
+      req,
+      segs,
+      best: null,
+      bestParams: [],
+      bestDepth: 0,
+      stack: [],
+      allow: null,
+      query: null,
+    };
+    this.walk(this.root, 0, state);
+    if (state.best) {
+      const names = state.best.paramNames;
+      const params: Record<string, string> = {};
+      for (let i = 0; i < names.length; i++) params[names[i]!] = safeDecode(state.bestParams[i]!);
+      let prefixLength = 0;
+      for (let i = 0; i < state.bestDepth; i++) prefixLength += 1 + segs[i]!.length;
+      return { kind: 'found', value: state.best.spec.value, params, prefixLength };
+    }
+    if (state.allow) return { kind: 'method-not-allowed', allow: [...state.allow].sort() };
+    return NOT_FOUND;
+  }
+
+  private walk(node: TreeNode<R>, depth: number, st: LookupState<R>): void {
+    if (node.prefix.length > 0) this.consider(node.prefix, depth, st);
+    if (depth === st.segs.length) {
+      if (node.exact.length > 0) this.consider(node.exact, depth, st);
+      return;
+    }
+    const seg = st.segs[depth]!;
+    const child = node.statics?.get(seg);
+    if (child) this.walk(child, depth + 1, st);
+    if (node.param && seg !== '') {
+      st.stack.push(seg);
+      this.walk(node.param, depth + 1, st);
+      st.stack.pop();
+    }
+  }
+
+  private consider(list: readonly Entry<R>[], depth: number, st: LookupState<R>): void {
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      if (st.best && e.rank >= st.best.rank) return;
+      if (!conditionsMatch(e, st)) continue;
+      if (e.methods && !e.methods.has(st.req.method)) {
+        const allow = (st.allow ??= new Set());
+        for (const m of e.methods) allow.add(m);
+        continue;
+      }
+      st.best = e;
+      st.bestParams = st.stack.slice();
+      st.bestDepth = depth;
+      return;
+    }
+  }
+
+  /** Routes that can never match because a higher-ranked route matches everything they do. */
+  findShadowed(): Shadowing[] {
+    const out: Shadowing[] = [];
+    for (const b of this.entries) {
+      const cover = this.coveringEntry(b);
+      if (cover) out.push({ shadowed: b.spec.name, by: cover.spec.name });
+    }
+    return out;
+  }
+
+  private coveringEntry(b: Entry<R>): Entry<R> | undefined {
+    let found: Entry<R> | undefined;
+    const visit = (node: TreeNode<R>, depth: number) => {
+      for (const a of node.prefix) if (a !== b && a.rank < b.rank && covers(a, b)) found ??= a;
+      if (depth === b.segments.length) {
+        if (b.spec.kind === 'exact')
+          for (const a of node.exact) if (a !== b && a.rank < b.rank && covers(a, b)) found ??= a;
+        return;
+      }
+      const seg = b.segments[depth]!;
+      if (!seg.startsWith(':')) {
+        const child = node.statics?.get(seg);
+        if (child) visit(child, depth + 1);
+      }
+      if (node.param) visit(node.param, depth + 1);
+    };
+    visit(this.root, 0);
+    return found;
+  }
+}
+
+interface LookupState<R> {
+  readonly req: RouterRequest;
+  readonly segs: readonly string[];
+  best: Entry<R> | null;
+  bestParams: string[];
+  bestDepth: number;
+  readonly stack: string[];
+  allow: Set<string> | null;
+  query: URLSearchParams | null;
+}
+
+function conditionsMatch<R>(e: Entry<R>, st: LookupState<R>): boolean {
+  if (e.exactHosts || e.wildcardHosts.length > 0) {
+    const host = st.req.host;
+    let ok = e.exactHosts?.has(host) ?? false;
+    for (let i = 0; !ok && i < e.wildcardHosts.length; i++) {
+      const suffix = e.wildcardHosts[i]!;
+      ok = host.length > suffix.length && host.endsWith(suffix);
+    }
+    if (!ok) return false;
+  }
+  const headers = e.spec.headers;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, want] = headers[i]!;
+    const got = st.req.header(name);
+    if (got === undefined || (want !== true && got !== want)) return false;
+  }
+  const query = e.spec.query;
+  if (query.length > 0) {
+    const params = (st.query ??= new URLSearchParams(st.req.query));
+    for (let i = 0; i < query.length; i++) {
+      const [name, want] = query[i]!;
+      const got = params.get(name);
+      if (got === null || (want !== true && got !== want)) return false;
+    }
+  }
+  return true;
+}
+
+function toEntry<R>(spec: RouteSpec<R>): Entry<R> {
+  const segments = spec.path.split('/').filter((s) => s !== '');
+  const exactHosts = spec.hosts?.filter((h) => !h.startsWith('*.')) ?? [];
+  return {
+    spec,
+    rank: 0,
+    segments,
+    paramNames: segments.filter((s) => s.startsWith(':')).map((s) => s.slice(1)),
+    methods: spec.methods ? new Set(spec.methods) : null,
+    exactHosts: exactHosts.length > 0 ? new Set(exactHosts) : null,
+    wildcardHosts: spec.hosts?.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)) ?? [],
+  };
+}
+
+function hostRank<R>(e: Entry<R>): number {
+  if (e.exactHosts) return 2;
+  return e.wildcardHosts.length > 0 ? 1 : 0;
+}
+
+/** Negative when `a` wins over `b`. */
+function compareEntries<R>(a: Entry<R>, b: Entry<R>): number {
+  if (a.spec.priority !== b.spec.priority) return b.spec.priority - a.spec.priority;
+  if (a.spec.kind !== b.spec.kind) return a.spec.kind === 'exact' ? -1 : 1;
+  if (a.segments.length !== b.segments.length) return b.segments.length - a.segments.length;
+  for (let i = 0; i < a.segments.length; i++) {
+    const pa = a.segments[i]!.startsWith(':');
+    const pb = b.segments[i]!.startsWith(':');
+    if (pa !== pb) return pa ? 1 : -1;
+  }
+  if (hostRank(a) !== hostRank(b)) return hostRank(b) - hostRank(a);
+  if ((a.methods === null) !== (b.methods === null)) return a.methods === null ? 1 : -1;
+  const ca = a.spec.headers.length + a.spec.query.length;
+  const cb = b.spec.headers.length + b.spec.query.length;
+  return cb - ca;
+}
+
+/** Does `a` match every request `b` matches? (path shape is already known to cover) */
+function covers<R>(a: Entry<R>, b: Entry<R>): boolean {
+  if (a.methods && (!b.methods || [...b.methods].some((m) => !a.methods!.has(m)))) return false;
+  if (a.exactHosts || a.wildcardHosts.length > 0) {
+    if (!b.exactHosts && b.wildcardHosts.length === 0) return false;
+    const hostCovered = (h: string) =>
+      a.exactHosts?.has(h) || a.wildcardHosts.some((s) => h.length > s.length && h.endsWith(s));
+    if (b.exactHosts && [...b.exactHosts].some((h) => !hostCovered(h))) return false;
+    if (b.wildcardHosts.some((s) => !a.wildcardHosts.some((as) => s.endsWith(as) && s.length >= as.length)))
+      return false;
+  }
+  const condCovered = (
+    ac: readonly (readonly [string, string | true])[],
+    bc: readonly (readonly [string, string | true])[],
+  ) => ac.every(([n, v]) => bc.some(([bn, bv]) => bn === n && (v === true || bv === v)));
+  return condCovered(a.spec.headers, b.spec.headers) && condCovered(a.spec.query, b.spec.query);
+}
+
+function safeDecode(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
