@@ -18,7 +18,15 @@ let files = [...collect('src', []), ...collect('test', [])].sort();
 if (filter.length > 0) files = files.filter((f) => filter.some((p) => f.includes(p)));
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=2',
+    '--test-timeout=60000',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -71,8 +71,10 @@ export async function startAdminServer(
 }
 
 function validToken(header: string | undefined, token: string): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7));
+  // The auth scheme is case-insensitive (RFC 9110 §11.1): "bearer x" is as valid as "Bearer x".
+  const m = header === undefined ? null : /^Bearer +(.*)$/i.exec(header);
+  if (m === null) return false;
+  const given = Buffer.from(m[1]!);
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
 }

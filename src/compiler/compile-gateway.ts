@@ -115,10 +115,9 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     query: c.match.query,
   }));
   const router = new Router(specs);
-  const byName = new Map(compiled.map((c) => [c.name, c]));
   for (const s of router.findShadowed()) {
-    const shadowed = byName.get(s.shadowed)!;
-    const by = byName.get(s.by)!;
+    const shadowed = s.shadowedValue;
+    const by = s.byValue;
     issues.error(
       ['routes', shadowed.index],
       `route "${s.shadowed}" can never match: route "${s.by}" (routes[${by.index}]) matches every request it does and takes precedence; narrow "${s.by}" or give "${s.shadowed}" a higher priority`,

@@ -76,6 +76,12 @@ export class IssueCollector {
   }
 
   private add(path: ConfigPath, message: string, at: 'key' | 'value', severity: 'error' | 'warning'): void {
+    // One mistake shared by several routes (a bad `defaults:` policy, a bad named upstream) is said once.
+    const where = formatPath(path);
+    const seen = this.issues.some(
+      (i) => i.message === message && i.severity === severity && formatPath(i.path) === where,
+    );
+    if (seen) return;
     const { line, column } = this.locate(path, at);
     this.issues.push({ file: this.file, line, column, path: [...path], message, severity });
   }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import {
   isMap,
+  isPair,
   isScalar,
   isSeq,
   LineCounter,
@@ -51,12 +52,13 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
   const issues = new IssueCollector(file, locate);
 
   for (const err of [...doc.errors, ...doc.warnings]) {
-    const pos = err.linePos?.[0];
+    // `linePos` is only filled in with prettyErrors; `pos` (a source offset) is always there.
+    const pos = position(err.pos[0]);
     const message = err.message.split('\n')[0] ?? err.message;
     issues.issues.push({
       file,
-      line: pos?.line ?? 0,
-      column: pos?.col ?? 0,
+      line: pos.line,
+      column: pos.column,
       path: [],
       message: `YAML: ${message}`,
       severity: doc.errors.includes(err as never) ? 'error' : 'warning',
@@ -88,7 +90,7 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
           file,
           line: pos.line,
           column: pos.column,
-          path: [],
+          path: keyPathOf([...path, node]),
           message: `environment variable ${missing} is not set (write \${${missing}:-default} to give a default)`,
           severity: 'error',
         });
@@ -98,8 +100,47 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
       node.value = whole ? scalarFrom(replaced) : replaced;
     },
   });
+  // An alias to an anchor that does not exist (or not yet) is not a parse error, but toJS throws on it.
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) !== undefined) return;
+      const pos = node.range ? position(node.range[0]) : { line: 0, column: 0 };
+      issues.issues.push({
+        file,
+        line: pos.line,
+        column: pos.column,
+        path: [],
+        message: `YAML: unknown alias *${node.source} (the anchor &${node.source} must come before it)`,
+        severity: 'error',
+      });
+    },
+  });
   if (issues.hasErrors) return { file, text, value: undefined, locate, issues };
-  return { file, text, value: doc.toJS({ maxAliasCount: 100 }) as unknown, locate, issues };
+  try {
+    return { file, text, value: doc.toJS({ maxAliasCount: 100 }) as unknown, locate, issues };
+  } catch (err) {
+    // E.g. an alias bomb: more than maxAliasCount alias expansions.
+    issues.issues.push({
+      file,
+      line: 0,
+      column: 0,
+      path: [],
+      message: `YAML: ${(err as Error).message}`,
+      severity: 'error',
+    });
+    return { file, text, value: undefined, locate, issues };
+  }
+}
+
+/** The key path of the last node in a visitor's ancestor chain, e.g. ["routes", 0, "upstream"]. */
+function keyPathOf(chain: readonly unknown[]): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const node = chain[i];
+    if (isPair(node)) out.push(isScalar(node.key) ? String(node.key.value) : String(node.key));
+    else if (isSeq(node)) out.push(node.items.indexOf(chain[i + 1] as never));
+  }
+  return out;
 }
 
 function scalarFrom(text: string): unknown {

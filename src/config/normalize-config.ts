@@ -26,8 +26,9 @@ const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 
 
 export function normalizeMatch(route: RouteConfig, index: number, issues: IssueCollector): NormalizedMatch {
   const m: MatchConfig = route.match ?? {};
+  // "match.path" lives under match:, "path" / "path_prefix" at the route's top level.
   const at = (k: string) =>
-    k === 'path' || k === 'path_prefix' ? ['routes', index, k] : ['routes', index, 'match', k];
+    k.startsWith('match.') ? ['routes', index, 'match', k.slice('match.'.length)] : ['routes', index, k];
   const given = (
     [
       ['path_prefix', route.path_prefix],
@@ -38,7 +39,7 @@ export function normalizeMatch(route: RouteConfig, index: number, issues: IssueC
   ).filter(([, v]) => v !== undefined);
   if (given.length > 1) {
     issues.error(
-      at(given[1]![0].replace('match.', '')),
+      at(given[1]![0]),
       `a route has one path: ${given.map(([k]) => k).join(' and ')} are both set`,
       'key',
     );

@@ -79,6 +79,7 @@ export const GatewaySectionSchema = Type.Object(
     }),
     tracing_header: Type.String({
       pattern: HEADER_NAME_PATTERN,
+      'x-expected': 'a header name',
       default: 'X-Trace-Id',
       description:
         'Header carrying the trace id to upstreams and back to clients. Env GATEWAY_TRACE_HEADER overrides.',

@@ -120,6 +120,8 @@ function checkObject(s: SchemaLike, value: unknown, path: ConfigPath, issues: Is
   const out: Json = {};
   const props = s.properties ?? {};
   const required = new Set(s.required ?? []);
+  // Keys offered as "did you mean" for a typo: their absence is that typo, already reported once.
+  const suggested = new Set<string>();
   for (const [key, v] of Object.entries(value)) {
     const propSchema = props[key];
     if (propSchema) {
@@ -134,11 +136,14 @@ function checkObject(s: SchemaLike, value: unknown, path: ConfigPath, issues: Is
       continue;
     }
     if (s.patternProperties && Object.keys(s.patternProperties).length > 0) {
-      issues.error([...path, key], `invalid name "${key}"`, 'key');
+      const patterns = Object.keys(s.patternProperties).join(' or ');
+      issues.error([...path, key], `invalid name "${key}": expected a name matching ${patterns}`, 'key');
       continue;
     }
     if (s.additionalProperties === false) {
-      issues.error([...path, key], unknownKeyMessage(key, Object.keys(props), path), 'key');
+      const message = unknownKeyMessage(key, Object.keys(props), path);
+      issues.error([...path, key], message.text, 'key');
+      if (message.suggestion !== undefined) suggested.add(message.suggestion);
     } else {
       out[key] = v;
     }
@@ -147,6 +152,8 @@ function checkObject(s: SchemaLike, value: unknown, path: ConfigPath, issues: Is
     if (key in value) continue;
     if (propSchema.default !== undefined) {
       out[key] = check(propSchema, structuredClone(propSchema.default), [...path, key], issues);
+    } else if (suggested.has(key)) {
+      continue;
     } else if (propSchema.type === 'object' && required.has(key) && propSchema.default === undefined) {
       issues.error(path, `missing required key "${key}"`);
     } else if (required.has(key)) {
@@ -230,7 +237,8 @@ function expected(s: SchemaLike): string {
     case 'object':
       return 'a mapping (key: value)';
     case 'array':
-      return s.items ? `a list of ${expected(s.items).replace(/^an? /, '')}s` : 'a list';
+      // Not "a list of <item>s": item descriptions are phrases ("an address like …"), not nouns.
+      return s.items ? `a list, each ${expected(s.items)}` : 'a list';
     case 'string':
       return s.pattern ? `a string matching ${s.pattern}` : 'a string';
     case 'integer':
@@ -261,14 +269,22 @@ function plannedFor(path: ConfigPath): Readonly<Record<string, string>> | undefi
   return undefined;
 }
 
-function unknownKeyMessage(key: string, allowed: string[], path: ConfigPath): string {
+function unknownKeyMessage(
+  key: string,
+  allowed: string[],
+  path: ConfigPath,
+): { text: string; suggestion: string | undefined } {
   const planned = plannedFor(path)?.[key];
-  if (planned) return `"${key}" is not available yet in this version of Portico (it comes with ${planned})`;
+  if (planned)
+    return {
+      text: `"${key}" is not available yet in this version of Portico (it comes with ${planned})`,
+      suggestion: undefined,
+    };
   const suggestion = closest(key, allowed);
   const hint = suggestion
     ? ` — did you mean "${suggestion}"?`
     : `; allowed keys: ${allowed.filter((k) => k !== '$schema').join(', ')}`;
-  return `unknown key "${key}"${hint}`;
+  return { text: `unknown key "${key}"${hint}`, suggestion };
 }
 
 /** The allowed key closest to `key` by edit distance, when it is close enough to be a likely typo. */
@@ -283,7 +299,9 @@ export function closest(key: string, candidates: readonly string[]): string | un
     }
   }
   const limit = Math.max(2, Math.floor(key.length / 3));
-  return bestDistance <= limit ? best : undefined;
+  if (bestDistance <= limit) return best;
+  // `timeout` → `timeout_ms`: a key written without its unit suffix.
+  return candidates.find((c) => c.startsWith(key + '_'));
 }
 
 function editDistance(a: string, b: string): number {

@@ -137,6 +137,10 @@ export function readRequest(
   if (hostCount > 1) {
     problem ??= problems.badRequest('more than one Host header');
     close = true;
+  } else if (hostCount === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
+    // RFC 9112 3.2: an HTTP/1.1 request without Host is refused (Node's own check would answer without a body).
+    problem ??= problems.badRequest('missing Host header');
+    close = true;
   } else if (!VALID_HOST.test(hostValue)) {
     problem ??= problems.badRequest('invalid Host header');
     close = true;
@@ -165,8 +169,11 @@ export function readRequest(
   }
 
   let requestBody: Readable | null = null;
-  if (chunked) requestBody = pipeline(req, new BodyLimit(settings.maxBodyBytes), ignoreError);
-  else if (contentLength > 0) requestBody = req;
+  if (chunked) {
+    // Past the limit the connection closes after the 413: the rest of the body is never read.
+    const limit = new BodyLimit(settings.maxBodyBytes, () => (res.shouldKeepAlive = false));
+    requestBody = pipeline(req, limit, ignoreError);
+  } else if (contentLength > 0) requestBody = req;
 
   const ex = new Exchange({
     req,
@@ -207,13 +214,18 @@ function quoteIfNeeded(v: string): string {
 /** Counts a chunked request body and fails it once it passes the limit. */
 class BodyLimit extends Transform {
   private seen = 0;
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly onExceeded: () => void,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.limit) cb(new BodyTooLargeError(this.limit));
-    else cb(null, chunk);
+    if (this.seen > this.limit) {
+      this.onExceeded();
+      cb(new BodyTooLargeError(this.limit));
+    } else cb(null, chunk);
   }
 }
 

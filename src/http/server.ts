@@ -33,18 +33,27 @@ export function createGatewayServer(
   /** Connections that sent something ambiguous: nothing more is read from them. */
   const poisoned = new WeakSet<Socket>();
   let draining = false;
+  /** Responses of requests being handled, so a drain can tell those not yet started to close. */
+  const inflight = new Set<ServerResponse>();
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
     if (poisoned.has(socket)) {
-      socket.destroy();
+      // Pipelined behind a refused request: never answered or forwarded. The refusal's response closes the
+      // connection once written; destroying the socket here would lose that response when both requests
+      // arrived in one read.
+      if (!socket.writable) socket.destroy();
       return;
     }
     const startedAt = performance.now();
     const live = holder.acquire();
-    res.once('close', () => holder.release(live));
     const snap = live.snapshot;
     const { ex, problem, close } = readRequest(req, res, snap.ingress, startedAt);
+    inflight.add(res);
+    ex.onClose = () => {
+      inflight.delete(res);
+      holder.release(live);
+    };
     if (draining) res.shouldKeepAlive = false;
     if (problem !== undefined) {
       if (close) {
@@ -77,7 +86,8 @@ export function createGatewayServer(
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       // Enforce header/request timeouts within a second of the deadline (Node checks every 30 s by default).
       connectionsCheckingInterval: 1000,
-      requireHostHeader: true,
+      // A missing Host is refused by readRequest in problem+json (Node's own 400 has no body).
+      requireHostHeader: false,
       joinDuplicateHeaders: false,
       insecureHTTPParser: false,
     },
@@ -86,12 +96,32 @@ export function createGatewayServer(
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     answerClientError(err, socket, limits, logger);
   });
+  // Without a listener Node destroys the socket without an answer; the gateway is not a forward proxy.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.on('error', noop);
+    writeRawProblem(socket, problems.methodNotAllowed('CONNECT', CONNECT_ALLOW), logger, 'connect');
+  });
   return {
     server,
     startDraining() {
       draining = true;
+      // Requests already in flight answer with Connection: close too, so keep-alive clients do not send
+      // another request on a connection that is about to be closed.
+      for (const res of inflight) if (!res.headersSent) res.shouldKeepAlive = false;
     },
   };
+}
+
+/** Methods the data plane serves (the Allow header of a CONNECT refusal). */
+const CONNECT_ALLOW = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'];
+
+/** Sockets that already have (or are waiting to send) a parser refusal. */
+const refusing = new WeakSet<Socket>();
+
+/** The response Node is currently writing on a socket (internal field, read-only use). */
+function inFlightResponse(socket: Socket): ServerResponse | undefined {
+  const m = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  return m === null || m === undefined || m.writableFinished ? undefined : m;
 }
 
 /** The parser refused the request: answer in problem+json (when the socket can still take it) and close. */
@@ -106,6 +136,30 @@ function answerClientError(
     socket.destroy();
     return;
   }
+  // Node reports every later read on a broken connection again; one answer is enough.
+  if (refusing.has(socket)) return;
+  const inflight = inFlightResponse(socket);
+  if (inflight !== undefined) {
+    if (inflight.req.complete) {
+      // The refused request was pipelined behind ones still being answered: answer it after them, in order,
+      // instead of writing over (or cutting off) their responses.
+      refusing.add(socket);
+      inflight.once('finish', () => {
+        refusing.delete(socket);
+        answerClientError(err, socket, limits, logger);
+      });
+      inflight.once('close', () => {
+        if (!inflight.writableFinished) socket.destroy();
+      });
+      return;
+    }
+    // The in-flight request itself failed (a body timeout or a bad chunk): answer only if nothing of its
+    // response was written yet, otherwise cut the connection.
+    if (inflight.headersSent) {
+      socket.destroy();
+      return;
+    }
+  }
   let problem: Problem;
   if (code === 'HPE_HEADER_OVERFLOW') problem = problems.headersTooLarge(limits.maxHeaderBytes);
   else if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
@@ -117,18 +171,26 @@ function answerClientError(
   else if (code === 'HPE_INVALID_TRANSFER_ENCODING')
     problem = problems.badRequest('Invalid Transfer-Encoding');
   else problem = problems.badRequest('The request could not be parsed');
+  refusing.add(socket);
+  writeRawProblem(socket, problem, logger, code);
+}
+
+/** Writes a problem+json response straight to the socket (no ServerResponse exists) and closes it. */
+function writeRawProblem(socket: Socket, problem: Problem, logger: Logger, parserCode: string): void {
   const traceId = newTraceId();
   const body = problemBody(problem, traceId);
+  let extra = '';
+  for (const [name, value] of Object.entries(problem.headers ?? {})) extra += `${name}: ${value}\r\n`;
   const head =
     `HTTP/1.1 ${problem.status} ${http.STATUS_CODES[problem.status] ?? ''}\r\n` +
-    `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\n` +
+    `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\n${extra}` +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
   logger.info(
     {
       event: 'client_error',
       problem: problem.code,
       status: problem.status,
-      parser_code: code,
+      parser_code: parserCode,
       trace_id: traceId,
     },
     'request refused by the parser',
@@ -136,3 +198,5 @@ function answerClientError(
   socket.end(head + body);
   socket.destroySoon();
 }
+
+function noop(): void {}

@@ -9,8 +9,20 @@ type Extractor = (ex: Exchange, now: number) => string | number | undefined;
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
+/** ISO timestamps change once a millisecond; requests in the same millisecond share the string. */
+let lastMs = 0;
+let lastIso = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 const EXTRACTORS: Readonly<Record<AccessLogField, Extractor>> = {
-  timestamp: () => new Date().toISOString(),
+  timestamp: isoNow,
   method: (ex) => ex.method,
   path: (ex) => ex.path,
   query: (ex) => (ex.query === '' ? undefined : ex.query),

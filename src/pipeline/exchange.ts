@@ -75,6 +75,8 @@ export class Exchange {
 
   /** Called when the client goes away before the response is complete (set by the proxy). */
   onAbort: (() => void) | undefined = undefined;
+  /** Called once when the exchange is over, after the completion hooks (the server releases the snapshot). */
+  onClose: (() => void) | undefined = undefined;
 
   private traceIdValue: string | undefined = undefined;
   /** W3C trace-id (32 hex) of the trace this request belongs to ("" until the request-id policy ran). */

@@ -192,6 +192,7 @@ function completeExchange(ex: Exchange, p: CompiledPipeline): void {
       p.onError(ex, err);
     }
   }
+  ex.onClose?.();
 }
 
 function isThenable<T>(v: unknown): v is Promise<T> {

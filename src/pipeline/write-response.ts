@@ -1,6 +1,5 @@
 // Writes a GatewayResponse to the client: status and headers once, then the body — streamed for upstream
 // bodies (an upstream failure mid-body closes the client connection rather than truncating silently).
-import { pipeline } from 'node:stream';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 
@@ -23,7 +22,11 @@ export function writeResponse(ex: Exchange, r: GatewayResponse): void {
     res.end(body);
   } else {
     res.writeHead(r.status, r.headers);
-    pipeline(body, res, noop);
+    // pipe() rather than stream.pipeline(): on Node 20 pipeline() builds an AbortController per call. An
+    // upstream failure mid-body destroys the client connection (never a silently truncated response); a
+    // client that goes away aborts the upstream through Exchange.onAbort.
+    body.once('error', () => res.destroy());
+    body.pipe(res);
   }
 }
 
@@ -31,5 +34,3 @@ function discard(r: GatewayResponse): void {
   const body = r.body;
   if (body !== null && typeof body === 'object' && 'destroy' in body) body.destroy();
 }
-
-function noop(): void {}

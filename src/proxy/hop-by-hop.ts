@@ -16,6 +16,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 
 /** Lowercase header names listed in a Connection header value. */
 export function connectionTokens(value: string): string[] {
+  // The common values name no header.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return NONE;
   const out: string[] = [];
   for (const part of value.split(',')) {
     const t = part.trim().toLowerCase();
@@ -23,6 +25,8 @@ export function connectionTokens(value: string): string[] {
   }
   return out;
 }
+
+const NONE: string[] = [];
 
 /** Removes hop-by-hop headers from an upstream response header map, in place. */
 export function stripResponseHopByHop(headers: Record<string, string | string[] | undefined>): void {

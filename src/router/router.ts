@@ -38,9 +38,12 @@ export type MatchResult<R> =
   | { readonly kind: 'method-not-allowed'; readonly allow: readonly string[] }
   | { readonly kind: 'not-found' };
 
-export interface Shadowing {
+export interface Shadowing<R> {
   readonly shadowed: string;
   readonly by: string;
+  /** The routes themselves: names alone are ambiguous while a config still has duplicate names. */
+  readonly shadowedValue: R;
+  readonly byValue: R;
 }
 
 interface Entry<R> {
@@ -164,11 +167,17 @@ export class Router<R> {
   }
 
   /** Routes that can never match because a higher-ranked route matches everything they do. */
-  findShadowed(): Shadowing[] {
-    const out: Shadowing[] = [];
+  findShadowed(): Shadowing<R>[] {
+    const out: Shadowing<R>[] = [];
     for (const b of this.entries) {
       const cover = this.coveringEntry(b);
-      if (cover) out.push({ shadowed: b.spec.name, by: cover.spec.name });
+      if (cover)
+        out.push({
+          shadowed: b.spec.name,
+          by: cover.spec.name,
+          shadowedValue: b.spec.value,
+          byValue: cover.spec.value,
+        });
     }
     return out;
   }
@@ -241,7 +250,10 @@ function toEntry<R>(spec: RouteSpec<R>): Entry<R> {
     rank: 0,
     segments,
     paramNames: segments.filter((s) => s.startsWith(':')).map((s) => s.slice(1)),
-    methods: spec.methods ? new Set(spec.methods) : null,
+    // RFC 9110 9.3.2: HEAD is answered wherever GET is.
+    methods: spec.methods
+      ? new Set(spec.methods.includes('GET') ? [...spec.methods, 'HEAD'] : spec.methods)
+      : null,
     exactHosts: exactHosts.length > 0 ? new Set(exactHosts) : null,
     wildcardHosts: spec.hosts?.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)) ?? [],
   };

@@ -77,6 +77,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   let ready = true;
   let draining = false;
+  let shuttingDown: Promise<{ drained: boolean }> | undefined;
   const reloader: Reloader = createReloader({
     file: opts.configFile,
     holder,
@@ -115,31 +116,36 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return draining;
     },
     reload: (reason) => reloader.reload(reason),
-    async shutdown(reason: string) {
-      if (draining) return { drained: true };
-      draining = true;
-      ready = false;
-      reloader.close();
-      const deadline = holder.current.config.gateway.shutdown_timeout_ms;
-      opts.eventLogger.info(
-        { event: 'shutdown_started', reason, inflight: holder.inflight, deadline_ms: deadline },
-        'draining',
-      );
-      for (const s of servers) {
-        s.startDraining();
-        s.server.close();
-        s.server.closeIdleConnections();
-      }
-      const drained = await holder.waitForDrain(deadline);
-      for (const s of servers) s.server.closeAllConnections();
-      await holder.close();
-      opts.eventLogger.info(
-        { event: 'shutdown_complete', drained },
-        drained ? 'all requests finished' : 'deadline passed; remaining connections closed',
-      );
-      return { drained };
+    shutdown(reason: string) {
+      // A second call (stop() and a signal, two signals…) waits for the same drain and gets its real outcome.
+      shuttingDown ??= drainAndClose(reason);
+      return shuttingDown;
     },
   };
+
+  async function drainAndClose(reason: string): Promise<{ drained: boolean }> {
+    draining = true;
+    ready = false;
+    reloader.close();
+    const deadline = holder.current.config.gateway.shutdown_timeout_ms;
+    opts.eventLogger.info(
+      { event: 'shutdown_started', reason, inflight: holder.inflight, deadline_ms: deadline },
+      'draining',
+    );
+    for (const s of servers) {
+      s.startDraining();
+      s.server.close();
+      s.server.closeIdleConnections();
+    }
+    const drained = await holder.waitForDrain(deadline);
+    for (const s of servers) s.server.closeAllConnections();
+    await holder.close();
+    opts.eventLogger.info(
+      { event: 'shutdown_complete', drained },
+      drained ? 'all requests finished' : 'deadline passed; remaining connections closed',
+    );
+    return { drained };
+  }
 }
 
 function listenOn(server: http.Server, listen: string): Promise<string> {

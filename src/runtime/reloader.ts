@@ -83,11 +83,22 @@ export function createReloader(o: ReloaderOptions): Reloader {
     return { status: 'reloaded', hash };
   }
 
+  /** Never rejects: SIGHUP and the watcher fire reloads without awaiting them (a rejection would crash). */
+  async function reloadSafely(reason: string): Promise<ReloadOutcome> {
+    try {
+      return await reloadNow(reason);
+    } catch (err) {
+      const msg = `unexpected error while reloading ${o.file}: ${err instanceof Error ? err.message : String(err)}`;
+      o.logger.error(
+        { event: 'config_reload_failed', reason, errors: [msg], err },
+        'config reload failed; the current config keeps serving',
+      );
+      return { status: 'failed', errors: [msg] };
+    }
+  }
+
   function reload(reason: string): Promise<ReloadOutcome> {
-    chain = chain.then(
-      () => reloadNow(reason),
-      () => reloadNow(reason),
-    );
+    chain = chain.then(() => reloadSafely(reason));
     return chain;
   }
 
@@ -96,7 +107,9 @@ export function createReloader(o: ReloaderOptions): Reloader {
     try {
       // Watch the directory: editors often replace the file (rename) instead of writing it in place.
       watcher = watch(dirname(o.file), (_event, changed) => {
-        if (closed || (changed !== null && changed !== name)) return;
+        // Kubernetes ConfigMap volumes swap a `..data` symlink instead of touching the file itself; an
+        // event that changed nothing is cheap (the content hash is compared before anything is built).
+        if (closed || (changed !== null && changed !== name && !changed.startsWith('..'))) return;
         clearTimeout(debounce);
         debounce = setTimeout(() => void reload('file change'), o.debounceMs);
       });

@@ -71,19 +71,16 @@ function compileEdits(
 ): CompiledEdits | undefined {
   if (!e) return undefined;
   const protectedNames = side === 'request' ? PROTECTED_REQUEST : PROTECTED_RESPONSE;
-  const check = (name: string, op: string) => {
+  // `key` is where the name is written: a list index under remove, the name itself under set / add.
+  const check = (name: string, op: string, key: string | number) => {
     if (protectedNames.has(name.toLowerCase()))
-      throw new PolicyConfigError(`the gateway manages "${name}"; it cannot be edited here`, [
-        side,
-        op,
-        name,
-      ]);
+      throw new PolicyConfigError(`the gateway manages "${name}"; it cannot be edited here`, [side, op, key]);
     return name;
   };
   const compiled = {
-    remove: (e.remove ?? []).map((n) => check(n, 'remove').toLowerCase()),
-    set: Object.entries(e.set ?? {}).map(([n, v]) => [check(n, 'set'), v] as const),
-    add: Object.entries(e.add ?? {}).map(([n, v]) => [check(n, 'add'), v] as const),
+    remove: (e.remove ?? []).map((n, i) => check(n, 'remove', i).toLowerCase()),
+    set: Object.entries(e.set ?? {}).map(([n, v]) => [check(n, 'set', n), v] as const),
+    add: Object.entries(e.add ?? {}).map(([n, v]) => [check(n, 'add', n), v] as const),
   };
   return compiled.remove.length + compiled.set.length + compiled.add.length === 0 ? undefined : compiled;
 }

@@ -12,6 +12,7 @@ export const schema = Type.Object(
     header: Type.Optional(
       Type.String({
         pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+        'x-expected': 'a header name',
         description: 'Header carrying the trace id (default: gateway.tracing_header).',
       }),
     ),
