@@ -1,0 +1,199 @@
+// Turns per-round measurements into the markdown report: medians (min–max), CPU ratios, target checks.
+import { cpuMicrosPerRequest, cpuShare } from './cpu-usage.js';
+import type { LoadResult } from './load-generator.js';
+
+export interface Measurement {
+  readonly round: number;
+  readonly load: LoadResult;
+  /** The timed window, seconds. */
+  readonly windowS: number;
+  /** utime + stime delta of the proxy over the window, or null where CPU is not measured (the upstream). */
+  readonly cpuTicks: number | null;
+}
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly label: string;
+  readonly measurements: Measurement[];
+  /** Why the scenario has no numbers: 'pending' (Portico not built yet) or 'failed' (it broke). */
+  unavailable: { readonly kind: 'pending' | 'failed'; readonly reason: string } | null;
+}
+
+export interface Target {
+  readonly label: string;
+  readonly scenario: ScenarioResult | undefined;
+  readonly maxRatio: number;
+}
+
+export type Verdict = 'PASS' | 'FAIL' | 'PENDING' | 'FAILED' | 'INVALID' | 'SKIPPED';
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const hi = sorted[mid] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] ?? Number.NaN) + hi) / 2;
+}
+
+function fmt(value: number, digits: number): string {
+  if (!Number.isFinite(value)) return '?';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** "median (min–max)", or just the value for a single round. */
+function spread(values: readonly number[], digits: number, unit = ''): string {
+  if (values.length === 0) return '—';
+  const mid = `${fmt(median(values), digits)}${unit}`;
+  if (values.length === 1) return mid;
+  return `${mid} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
+}
+
+function cpuPerRequest(m: Measurement): number | null {
+  return m.cpuTicks === null ? null : cpuMicrosPerRequest(m.cpuTicks, m.load.requests);
+}
+
+function present<T>(values: readonly (T | null)[]): T[] {
+  return values.filter((v): v is T => v !== null);
+}
+
+/** Per-round ratios of CPU µs/request against the reference scenario's same round (paired, not median/median). */
+export function cpuRatios(subject: ScenarioResult, reference: ScenarioResult | undefined): number[] {
+  if (reference === undefined) return [];
+  const ratios: number[] = [];
+  for (const m of subject.measurements) {
+    const ref = reference.measurements.find((r) => r.round === m.round);
+    const a = cpuPerRequest(m);
+    const b = ref === undefined ? null : cpuPerRequest(ref);
+    if (a !== null && b !== null && b > 0) ratios.push(a / b);
+  }
+  return ratios;
+}
+
+/** Collapses a multi-line reason (e.g. with a stderr tail) into one markdown-safe line. */
+export function oneLine(text: string, max = 400): string {
+  const flat = text.replace(/\s*\n\s*/g, ' ⏎ ').replace(/\|/g, '\\|');
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+export function errorCount(s: ScenarioResult): number {
+  return s.measurements.reduce((sum, m) => sum + m.load.badStatus + m.load.socketErrors, 0);
+}
+
+function errorCell(s: ScenarioResult): string {
+  const bad = s.measurements.reduce((sum, m) => sum + m.load.badStatus, 0);
+  const socket = s.measurements.reduce((sum, m) => sum + m.load.socketErrors, 0);
+  if (bad + socket === 0) return '0';
+  return `**${bad} bad status, ${socket} socket** ⚠`;
+}
+
+export interface Column {
+  readonly title: string;
+  readonly cell: (s: ScenarioResult) => string;
+}
+
+export function standardColumns(reference: ScenarioResult | undefined, refName: string): Column[] {
+  return [
+    {
+      title: 'req/s',
+      cell: (s) =>
+        spread(
+          s.measurements.map((m) => m.load.requestsPerSecond),
+          0,
+        ),
+    },
+    {
+      title: 'p50',
+      cell: (s) =>
+        spread(
+          s.measurements.map((m) => m.load.p50Ms),
+          2,
+          ' ms',
+        ),
+    },
+    {
+      title: 'p99',
+      cell: (s) =>
+        spread(
+          s.measurements.map((m) => m.load.p99Ms),
+          2,
+          ' ms',
+        ),
+    },
+    { title: 'CPU µs/req', cell: (s) => spread(present(s.measurements.map(cpuPerRequest)), 1) },
+    {
+      title: `CPU/req vs ${refName}`,
+      cell: (s) => {
+        if (s === reference) return '1.00× (ref)';
+        // A run with errors measured something else than proxying; its ratio is not a result.
+        if (errorCount(s) > 0 || (reference !== undefined && errorCount(reference) > 0))
+          return 'invalid (errors)';
+        return spread(cpuRatios(s, reference), 2, '×');
+      },
+    },
+    {
+      title: 'proxy CPU',
+      cell: (s) =>
+        spread(
+          present(
+            s.measurements.map((m) => (m.cpuTicks === null ? null : cpuShare(m.cpuTicks, m.windowS) * 100)),
+          ),
+          0,
+          '%',
+        ),
+    },
+    { title: 'errors', cell: errorCell },
+  ];
+}
+
+export function renderTable(
+  firstTitle: string,
+  rows: readonly ScenarioResult[],
+  columns: readonly Column[],
+): string {
+  const header = `| ${firstTitle} | ${columns.map((c) => c.title).join(' | ')} |`;
+  const rule = `|${' --- |'.repeat(columns.length + 1)}`;
+  const body = rows.map((s) => {
+    if (s.unavailable !== null && s.measurements.length === 0) {
+      const dashes = columns.slice(1).map(() => '—');
+      return `| ${s.label} | ${s.unavailable.kind} | ${dashes.join(' | ')} |`;
+    }
+    return `| ${s.label} | ${columns.map((c) => c.cell(s)).join(' | ')} |`;
+  });
+  return [header, rule, ...body].join('\n');
+}
+
+export function verdict(
+  target: Target,
+  reference: ScenarioResult | undefined,
+): { verdict: Verdict; detail: string } {
+  const s = target.scenario;
+  if (s === undefined) return { verdict: 'SKIPPED', detail: 'scenario not selected (BENCH_ONLY)' };
+  if (s.unavailable?.kind === 'pending') return { verdict: 'PENDING', detail: oneLine(s.unavailable.reason) };
+  if (s.unavailable?.kind === 'failed')
+    return { verdict: 'FAILED', detail: oneLine(s.unavailable.reason, 120) };
+  if (reference === undefined) return { verdict: 'SKIPPED', detail: 'baseline not selected (BENCH_ONLY)' };
+  if (reference.unavailable !== null) return { verdict: 'INVALID', detail: 'the baseline did not run' };
+  const errors = errorCount(s) + errorCount(reference);
+  if (errors > 0) return { verdict: 'INVALID', detail: `${errors} errors during the runs` };
+  const ratios = cpuRatios(s, reference);
+  if (ratios.length === 0) return { verdict: 'INVALID', detail: 'no CPU measurements' };
+  const mid = median(ratios);
+  return {
+    verdict: mid <= target.maxRatio ? 'PASS' : 'FAIL',
+    detail: `median ${fmt(mid, 2)}× over ${ratios.length} round(s), range ${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)}×`,
+  };
+}
+
+export function renderTargets(targets: readonly Target[], reference: ScenarioResult | undefined): string {
+  return targets
+    .map((t) => {
+      const v = verdict(t, reference);
+      return `- ${t.label} ≤ ${t.maxRatio}× baseline CPU/req: **${v.verdict}** (${v.detail})`;
+    })
+    .join('\n');
+}
+
+/** The smallest CPU tick delta over all measured windows (the coarsest relative resolution), or null. */
+export function smallestTickDelta(scenarios: readonly ScenarioResult[]): number | null {
+  const ticks = present(scenarios.flatMap((s) => s.measurements.map((m) => m.cpuTicks)));
+  return ticks.length === 0 ? null : Math.min(...ticks);
+}
