@@ -57,6 +57,7 @@ export async function startPortico(opts: PorticoOptions): Promise<Portico> {
     async stop(reason = 'stop') {
       const result = await gateway.shutdown(reason);
       await admin?.close();
+      accessLogger.close();
       return result;
     },
   };

@@ -569,3 +569,26 @@ describe('buildSnapshot: resources', () => {
     assert.equal(deps.resources.size, 0);
   });
 });
+
+describe('turning a policy off with false', () => {
+  it('`request_id: false` in defaults removes the always-on policy from routes and the system route', async () => {
+    const deps = {
+      registry: policyRegistry,
+      resources: new ResourceRegistry(),
+      env: {},
+      accessLogger: undefined,
+      eventLogger: undefined,
+    };
+    const result = buildSnapshotFromText(
+      'defaults: { request_id: false }\nroutes:\n  - { name: a, path: /a, upstream: "http://127.0.0.1:1" }\n  - { name: b, path: /b, upstream: "http://127.0.0.1:1", request_id: { echo: false } }\n',
+      'gateway.yaml',
+      deps,
+    );
+    assert.ok(result.ok);
+    const names = Object.fromEntries(result.snapshot.routes.map((r) => [r.name, r.policyNames]));
+    assert.deepEqual(names.a, []);
+    assert.deepEqual(names.b, ['request_id']);
+    assert.deepEqual(result.snapshot.system.policyNames, []);
+    await deps.resources.release(result.snapshot.resources, false);
+  });
+});

@@ -126,10 +126,11 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
   }
 
   const systemPolicies =
+    // Only always-on policies (with their `defaults:` setting, so `request_id: false` applies here too).
     createPolicies(
       {},
       '',
-      { config: { ...config, defaults: {} }, registry: deps.registry, issues, context },
+      { config, registry: deps.registry.filter((d) => d.implicitConfig !== undefined), issues, context },
       (n, rest) => ['gateway', n, ...rest],
     ) ?? [];
   const system: CompiledRoute = {

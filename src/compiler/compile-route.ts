@@ -91,7 +91,7 @@ export function createPolicies(
   for (const def of deps.registry) {
     const config =
       route[def.name] ?? deps.config.defaults[def.name] ?? def.implicitConfig?.(deps.context.gateway);
-    if (config === undefined) continue;
+    if (config === undefined || config === false) continue;
     try {
       const policy = def.create(config, { ...deps.context, routeName });
       out.push({ name: def.name, phase: PHASES.indexOf(def.phase), policy });

@@ -303,7 +303,11 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
 
 function policyProperties(registry: readonly AnyPolicyDefinition[]): TProperties {
   const props: TProperties = {};
-  for (const def of registry) props[def.name] = Type.Optional(def.schema);
+  // `false` turns a policy off for this route (over `defaults:` and always-on policies).
+  for (const def of registry)
+    props[def.name] = Type.Optional(
+      Type.Union([def.schema, Type.Literal(false, { description: `Turn ${def.name} off here.` })]),
+    );
   return props;
 }
 

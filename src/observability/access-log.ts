@@ -5,9 +5,14 @@ import type { AccessLogger } from './logger.js';
 import type { AccessLogField } from '../config/schema.js';
 import type { Exchange } from '../pipeline/exchange.js';
 
-type Extractor = (ex: Exchange, now: number) => string | number | undefined;
+/** Returns the field's JSON value text, or undefined to leave the field out. */
+type Extractor = (ex: Exchange, now: number) => string | undefined;
 
-const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+const round3 = (ms: number) => String(Math.round(ms * 1000) / 1000);
+/** For values that can only hold characters JSON never escapes (methods, ids, addresses, route names). */
+const plain = (v: string) => '"' + v + '"';
+/** For values a client chose (path, query, host, user agent). */
+const quoted = (v: string) => JSON.stringify(v);
 
 /** ISO timestamps change once a millisecond; requests in the same millisecond share the string. */
 let lastMs = 0;
@@ -16,47 +21,50 @@ function isoNow(): string {
   const ms = Date.now();
   if (ms !== lastMs) {
     lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+    lastIso = '"' + new Date(ms).toISOString() + '"';
   }
   return lastIso;
 }
 
 const EXTRACTORS: Readonly<Record<AccessLogField, Extractor>> = {
   timestamp: isoNow,
-  method: (ex) => ex.method,
-  path: (ex) => ex.path,
-  query: (ex) => (ex.query === '' ? undefined : ex.query),
-  host: (ex) => ex.host,
-  route: (ex) => (ex.routeName === '' ? undefined : ex.routeName),
-  status: (ex) => ex.status,
-  upstream: (ex) => (ex.upstreamTarget === '' ? undefined : ex.upstreamTarget),
-  upstream_status: (ex) => (ex.upstreamStatus === 0 ? undefined : ex.upstreamStatus),
+  method: (ex) => plain(ex.method),
+  path: (ex) => quoted(ex.path),
+  query: (ex) => (ex.query === '' ? undefined : quoted(ex.query)),
+  host: (ex) => quoted(ex.host),
+  route: (ex) => (ex.routeName === '' ? undefined : plain(ex.routeName)),
+  status: (ex) => String(ex.status),
+  upstream: (ex) => (ex.upstreamTarget === '' ? undefined : quoted(ex.upstreamTarget)),
+  upstream_status: (ex) => (ex.upstreamStatus === 0 ? undefined : String(ex.upstreamStatus)),
   latency_ms: (ex, now) => round3(now - ex.startedAt),
   upstream_latency_ms: (ex) => (ex.upstreamLatencyMs < 0 ? undefined : round3(ex.upstreamLatencyMs)),
-  trace_id: (ex) => ex.traceId,
-  span_id: (ex) => (ex.spanId === '' ? undefined : ex.spanId),
-  client_ip: (ex) => ex.clientIp,
-  bytes_sent: (ex) => ex.req.socket.bytesWritten - ex.socketWrittenAtStart,
-  bytes_received: (ex) => ex.req.socket.bytesRead - ex.socketReadAtStart,
-  user_agent: (ex) => ex.req.headers['user-agent'],
-  protocol: (ex) => `HTTP/${ex.req.httpVersion}`,
+  trace_id: (ex) => plain(ex.traceId),
+  span_id: (ex) => (ex.spanId === '' ? undefined : plain(ex.spanId)),
+  client_ip: (ex) => plain(ex.clientIp),
+  bytes_sent: (ex) => String(ex.req.socket.bytesWritten - ex.socketWrittenAtStart),
+  bytes_received: (ex) => String(ex.req.socket.bytesRead - ex.socketReadAtStart),
+  user_agent: (ex) => {
+    const ua = ex.req.headers['user-agent'];
+    return ua === undefined ? undefined : quoted(ua);
+  },
+  protocol: (ex) => plain(`HTTP/${ex.req.httpVersion}`),
 };
 
 export function createAccessLog(
   fields: readonly AccessLogField[],
   logger: AccessLogger,
 ): (ex: Exchange) => void {
-  const names = [...fields];
-  const extractors = names.map((f) => EXTRACTORS[f]);
+  const keys = fields.map((f) => `,"${f}":`);
+  const extractors = fields.map((f) => EXTRACTORS[f]);
   return function writeAccessLine(ex: Exchange): void {
     const now = performance.now();
-    const line: Record<string, string | number | boolean> = {};
+    let line = '';
     for (let i = 0; i < extractors.length; i++) {
       const v = extractors[i]!(ex, now);
-      if (v !== undefined) line[names[i]!] = v;
+      if (v !== undefined) line += keys[i]! + v;
     }
-    if (ex.problem !== undefined) line.problem = ex.problem;
-    if (!ex.res.writableFinished) line.aborted = true;
-    logger.write(line);
+    if (ex.problem !== undefined) line += ',"problem":"' + ex.problem + '"';
+    if (!ex.res.writableFinished) line += ',"aborted":true';
+    logger.write(line === '' ? '{}' : '{' + line.slice(1) + '}');
   };
 }

@@ -50,15 +50,45 @@ export function createEventLogger(level: string, destination: LogDestination = s
   );
 }
 
-/** Writes access lines (already-built objects) as JSON, one per line, through the same async sink. */
+/** Takes access lines (complete JSON objects, no newline) and writes them in batches. */
 export interface AccessLogger {
-  write(line: Readonly<Record<string, string | number | boolean>>): void;
+  write(jsonLine: string): void;
+  /** Writes what is pending and stops (shutdown). */
+  close(): void;
 }
 
+/** Pending access lines are written when the process exits, whatever else happens. */
+const openAccessLoggers = new Set<() => void>();
+process.once('exit', () => {
+  for (const flush of openAccessLoggers) flush();
+});
+
+/**
+ * Lines of one event-loop turn are joined and written once: under load one write serves many requests,
+ * and a quiet gateway still writes each line within the same turn it was logged.
+ */
 export function createAccessLogger(destination: LogDestination = stdoutSink()): AccessLogger {
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === '') return;
+    const chunk = pending;
+    pending = '';
+    destination.write(chunk);
+  };
+  openAccessLoggers.add(flush);
   return {
-    write(line) {
-      destination.write(JSON.stringify(line) + '\n');
+    write(jsonLine) {
+      pending += jsonLine + '\n';
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    close() {
+      flush();
+      openAccessLoggers.delete(flush);
     },
   };
 }

@@ -81,6 +81,8 @@ export class Exchange {
   private traceIdValue: string | undefined = undefined;
   /** W3C trace-id (32 hex) of the trace this request belongs to ("" until the request-id policy ran). */
   w3cTraceId = '';
+  /** The traceparent sent upstream ("" until the request-id policy ran). */
+  traceparent = '';
   /** The gateway's own span id (W3C parent-id sent upstream). */
   spanId = '';
   /** W3C trace flags, two hex digits. */

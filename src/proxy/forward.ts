@@ -37,7 +37,8 @@ export function createForwarder(s: ForwardSettings): (ex: Exchange) => Promise<G
     if (target.basePath !== '') path = target.basePath + path;
     else if (path === '') path = '/';
     if (ex.query !== '') path += '?' + ex.query;
-    ex.headers.set('host', s.preserveHost && ex.authority !== '' ? ex.authority : target.hostHeader);
+    // Intake never copies the client's Host and policies may not set it, so appending is enough.
+    ex.headers.append('host', s.preserveHost && ex.authority !== '' ? ex.authority : target.hostHeader);
     ex.upstreamTarget = target.origin;
 
     const abort = new UpstreamAbort();

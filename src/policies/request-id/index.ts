@@ -66,7 +66,8 @@ export const requestId = definePolicy({
     return {
       onRequest(ex: Exchange): void {
         const headers = ex.headers;
-        const parent = parseTraceparent(headers.get('traceparent'));
+        const incoming = headers.get('traceparent');
+        const parent = parseTraceparent(incoming);
         const given = headers.get(lower);
         const clientId = given !== undefined && VALID_ID.test(given) ? given : undefined;
         let w3c: string;
@@ -83,14 +84,17 @@ export const requestId = definePolicy({
         ex.w3cTraceId = w3c;
         ex.spanId = newSpanId();
         ex.traceId = clientId ?? w3c;
-        headers.set(header, ex.traceId);
-        headers.set('traceparent', `00-${w3c}-${ex.spanId}-${ex.traceFlags}`);
+        ex.traceparent = `00-${w3c}-${ex.spanId}-${ex.traceFlags}`;
+        // Append when the client sent none (no scan); replace otherwise.
+        if (given === undefined) headers.append(header, ex.traceId);
+        else headers.set(header, ex.traceId);
+        if (incoming === undefined) headers.append('traceparent', ex.traceparent);
+        else headers.set('traceparent', ex.traceparent);
       },
       onResponse: echo
         ? (ex: Exchange, res: GatewayResponse): void => {
             res.headers[lower] = ex.traceId;
-            if (ex.w3cTraceId !== '')
-              res.headers['traceparent'] = `00-${ex.w3cTraceId}-${ex.spanId}-${ex.traceFlags}`;
+            if (ex.traceparent !== '') res.headers['traceparent'] = ex.traceparent;
           }
         : undefined,
     };
