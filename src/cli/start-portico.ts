@@ -23,6 +23,8 @@ export interface Portico {
   readonly gateway: Gateway;
   readonly admin: AdminServer | undefined;
   readonly logger: Logger;
+  /** Writes pending access lines now (they are otherwise batched for up to 100 ms). */
+  flushAccessLog(): void;
   /** Graceful stop: drain, close listeners and pools. */
   stop(reason?: string): Promise<{ drained: boolean }>;
 }
@@ -54,6 +56,7 @@ export async function startPortico(opts: PorticoOptions): Promise<Portico> {
     gateway,
     admin,
     logger,
+    flushAccessLog: () => accessLogger.flush(),
     async stop(reason = 'stop') {
       const result = await gateway.shutdown(reason);
       await admin?.close();

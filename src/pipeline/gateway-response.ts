@@ -1,5 +1,12 @@
 // The response a pipeline produces: from the upstream (streamed) or made by the gateway.
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+
+/** A body that writes itself into the client response on demand (the upstream's, without a Readable). */
+export interface StreamingBody {
+  pipeTo(dest: ServerResponse): void;
+  destroy(): void;
+}
 
 /** Response header map, lowercase names. */
 export type ResponseHeaders = Record<string, string | string[]>;
@@ -7,8 +14,8 @@ export type ResponseHeaders = Record<string, string | string[]>;
 export interface GatewayResponse {
   status: number;
   headers: ResponseHeaders;
-  /** A stream (upstream bodies), a complete body, or null for none. */
-  body: Readable | Uint8Array | string | null;
+  /** The upstream's streaming body, another stream, a complete body, or null for none. */
+  body: StreamingBody | Readable | Uint8Array | string | null;
   /** Who made it: the upstream, or the gateway itself (problems, policies). */
   readonly source: 'upstream' | 'gateway';
   /** For gateway-made responses: the named reason, logged as `problem`. */

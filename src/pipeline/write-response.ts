@@ -20,6 +20,9 @@ export function writeResponse(ex: Exchange, r: GatewayResponse): void {
     if (r.source === 'gateway') headers['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(r.status, headers);
     res.end(body);
+  } else if ('pipeTo' in body) {
+    res.writeHead(r.status, r.headers);
+    body.pipeTo(res);
   } else {
     res.writeHead(r.status, r.headers);
     // pipe() rather than stream.pipeline(): on Node 20 pipeline() builds an AbortController per call. An

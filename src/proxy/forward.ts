@@ -1,13 +1,13 @@
 // The innermost upstream call: picks a target, builds the upstream path (strip_prefix, base path, query),
-// sends the request through the target's undici Pool with the route's timeouts, and returns the response
-// with its body still streaming. Failures become 502/504 problems that name no internal host.
+// dispatches through the target's undici Pool with the route's timeouts, and returns the response with
+// its body still streaming. Failures become 502/504 problems that name no internal host.
 import type { Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
-import type { GatewayResponse, ResponseHeaders } from '../pipeline/gateway-response.js';
+import type { GatewayResponse } from '../pipeline/gateway-response.js';
 import type { Problem } from '../http/problem.js';
 import { problems } from '../http/problems.js';
 import { BodyTooLargeError } from '../http/read-request.js';
-import { stripResponseHopByHop } from './hop-by-hop.js';
+import { CLIENT_GONE, DEADLINE, UpstreamCall } from './upstream-call.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
 export interface ForwardSettings {
@@ -41,53 +41,37 @@ export function createForwarder(s: ForwardSettings): (ex: Exchange) => Promise<G
     ex.headers.append('host', s.preserveHost && ex.authority !== '' ? ex.authority : target.hostHeader);
     ex.upstreamTarget = target.origin;
 
-    const abort = new UpstreamAbort();
-    ex.onAbort = () => abort.abort(CLIENT_GONE);
-    const timer = s.totalMs === undefined ? undefined : setTimeout(onDeadline, s.totalMs, abort);
-    const sentAt = performance.now();
-    return target.pool
-      .request({
-        method: ex.method as Dispatcher.HttpMethod,
-        path,
-        headers: ex.headers.raw,
-        body: ex.requestBody,
-        signal: abort,
-        headersTimeout: headersTimeoutOption,
-        bodyTimeout,
-      })
-      .then(
-        (r) => {
-          ex.upstreamStatus = r.statusCode;
-          ex.upstreamLatencyMs = performance.now() - sentAt;
-          if (timer !== undefined) r.body.once('close', () => clearTimeout(timer));
-          const headers = r.headers as ResponseHeaders;
-          stripResponseHopByHop(headers);
-          return { status: r.statusCode, headers, body: r.body, source: 'upstream' as const };
+    return new Promise<GatewayResponse>((resolve, reject) => {
+      const call = new UpstreamCall(ex, resolve, (err) => reject(upstreamProblem(err, s, headersTimeout)));
+      ex.onAbort = () => call.abort(CLIENT_GONE);
+      if (s.totalMs !== undefined) {
+        const timer = setTimeout(onDeadline, s.totalMs, call);
+        call.onSettled = () => clearTimeout(timer);
+      }
+      call.sentAt = performance.now();
+      target.pool.dispatch(
+        {
+          method: ex.method as Dispatcher.HttpMethod,
+          path,
+          headers: ex.headers.raw,
+          body: ex.requestBody,
+          headersTimeout: headersTimeoutOption,
+          bodyTimeout,
         },
-        (err: unknown) => {
-          if (timer !== undefined) clearTimeout(timer);
-          throw upstreamProblem(err, abort, s, headersTimeout);
-        },
+        call,
       );
+    });
   };
 }
 
-function onDeadline(abort: UpstreamAbort): void {
-  abort.abort(DEADLINE);
+function onDeadline(call: UpstreamCall): void {
+  call.abort(DEADLINE);
 }
 
-const CLIENT_GONE = new Error('client closed the connection');
-const DEADLINE = new Error('route timeout');
-
 /** Maps an undici/network failure to the problem the client sees. */
-function upstreamProblem(
-  err: unknown,
-  abort: UpstreamAbort,
-  s: ForwardSettings,
-  headersTimeout: number,
-): Problem {
-  if (abort.reason === DEADLINE)
-    return problems.upstreamTimeout(`The upstream did not answer within ${s.totalMs} ms`, err);
+function upstreamProblem(err: unknown, s: ForwardSettings, headersTimeout: number): Problem {
+  if (err === DEADLINE) return problems.upstreamTimeout(`The upstream did not answer within ${s.totalMs} ms`);
+  if (err === CLIENT_GONE) return problems.badGateway('The client closed the connection');
   if (err instanceof BodyTooLargeError || (err as { cause?: unknown }).cause instanceof BodyTooLargeError)
     return problems.payloadTooLarge(s.maxBodyBytes);
   const code = (err as { code?: string }).code ?? '';
@@ -117,35 +101,5 @@ function upstreamProblem(
       )
         return problems.badGateway('The upstream sent an invalid response', err);
       return problems.badGateway('The upstream request failed', err);
-  }
-}
-
-/**
- * The smallest abort signal undici accepts (an emitter with on/once/removeListener): one per upstream call,
- * cheaper than an AbortController.
- */
-class UpstreamAbort {
-  aborted = false;
-  reason: unknown = undefined;
-  private listener: (() => void) | undefined = undefined;
-
-  on(_event: 'abort', fn: () => void): this {
-    this.listener = fn;
-    return this;
-  }
-  once(event: 'abort', fn: () => void): this {
-    return this.on(event, fn);
-  }
-  removeListener(_event: 'abort', _fn: () => void): this {
-    this.listener = undefined;
-    return this;
-  }
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const fn = this.listener;
-    this.listener = undefined;
-    fn?.();
   }
 }

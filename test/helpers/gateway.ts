@@ -64,8 +64,15 @@ export async function startTestGateway(
     port,
     adminUrl: portico.admin ? `http://${portico.admin.address}` : undefined,
     configFile,
-    logs,
-    accessLines: () => logs.filter((l) => 'method' in l && 'status' in l),
+    // Access lines are batched; reading the logs writes what is pending first.
+    get logs() {
+      portico.flushAccessLog();
+      return logs;
+    },
+    accessLines: () => {
+      portico.flushAccessLog();
+      return logs.filter((l) => 'method' in l && 'status' in l);
+    },
     writeConfig: (text) => writeFileSync(configFile, withDefaults(text)),
     async stop() {
       await portico.stop('test done');

@@ -1,0 +1,133 @@
+// One upstream request through undici's dispatch API: headers resolve a promise, body chunks go straight
+// to the client response with backpressure (no intermediate Readable, no AsyncResource, no pipe()), and
+// failures before the headers reject with the problem the client should see.
+import type { ServerResponse } from 'node:http';
+import { util as undiciUtil, type Dispatcher } from 'undici';
+import type { Exchange } from '../pipeline/exchange.js';
+import type { GatewayResponse, StreamingBody, ResponseHeaders } from '../pipeline/gateway-response.js';
+import { stripResponseHopByHop } from './hop-by-hop.js';
+
+/** Why an upstream call was aborted by the gateway. */
+export const CLIENT_GONE = new Error('client closed the connection');
+export const DEADLINE = new Error('route timeout');
+
+/**
+ * A dispatch handler that is also the response body. Chunks that arrive before a destination is attached
+ * (while response policies run) are held and the socket paused; once attached, chunks are written through.
+ */
+export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
+  private abortFn: ((err?: Error) => void) | null = null;
+  private abortReason: Error | null = null;
+  private resolveHead: ((res: GatewayResponse) => void) | null;
+  private rejectHead: ((err: Error) => void) | null;
+  private resumeFn: (() => void) | null = null;
+  private dest: ServerResponse | null = null;
+  private held: Buffer[] | null = null;
+  private ended = false;
+  private failed: Error | null = null;
+  /** performance.now() when the request was dispatched. */
+  sentAt = 0;
+  /** Called once when the call is over (success or failure): clears the route deadline. */
+  onSettled: (() => void) | null = null;
+
+  constructor(
+    private readonly ex: Exchange,
+    resolve: (res: GatewayResponse) => void,
+    reject: (err: Error) => void,
+  ) {
+    this.resolveHead = resolve;
+    this.rejectHead = reject;
+  }
+
+  /** Aborts the call; before the headers the promise rejects with `reason`. */
+  abort(reason: Error): void {
+    if (this.abortReason !== null || this.ended) return;
+    this.abortReason = reason;
+    if (this.abortFn) this.abortFn(reason);
+    else this.onError(reason);
+  }
+
+  get abortedBy(): Error | null {
+    return this.abortReason;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.abortReason !== null) abort(this.abortReason);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: informational, not forwarded
+    const ex = this.ex;
+    ex.upstreamStatus = statusCode;
+    ex.upstreamLatencyMs = performance.now() - this.sentAt;
+    this.resumeFn = resume;
+    const resolve = this.resolveHead;
+    this.resolveHead = null;
+    this.rejectHead = null;
+    const headers = undiciUtil.parseHeaders(rawHeaders) as ResponseHeaders;
+    stripResponseHopByHop(headers);
+    resolve?.({ status: statusCode, headers, body: this, source: 'upstream' });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const dest = this.dest;
+    if (dest === null) {
+      (this.held ??= []).push(chunk);
+      return false;
+    }
+    return dest.write(chunk);
+  }
+
+  onComplete(): void {
+    this.ended = true;
+    this.settle();
+    if (this.dest !== null && this.held === null) this.dest.end();
+  }
+
+  onError(err: Error): void {
+    if (this.failed !== null || this.ended) return;
+    this.failed = err;
+    this.settle();
+    const reject = this.rejectHead;
+    if (reject !== null) {
+      this.resolveHead = null;
+      this.rejectHead = null;
+      reject(err);
+      return;
+    }
+    // After the headers: never a silently truncated body — close the client connection.
+    this.dest?.destroy();
+  }
+
+  /** Streams the body into the client response (StreamingBody). */
+  pipeTo(dest: ServerResponse): void {
+    this.dest = dest;
+    if (this.failed !== null) {
+      dest.destroy();
+      return;
+    }
+    const held = this.held;
+    this.held = null;
+    if (held !== null) for (const chunk of held) dest.write(chunk);
+    if (this.ended) {
+      dest.end();
+      return;
+    }
+    dest.on('drain', () => this.resumeFn?.());
+    if (held !== null) this.resumeFn?.();
+  }
+
+  /** Discards the body (a policy replaced the response, or the client is gone). */
+  destroy(): void {
+    this.held = null;
+    if (!this.ended && this.failed === null) this.abort(CLIENT_GONE);
+  }
+
+  private settle(): void {
+    const f = this.onSettled;
+    this.onSettled = null;
+    f?.();
+  }
+}
