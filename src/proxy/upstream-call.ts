@@ -11,9 +11,13 @@ import { stripResponseHopByHop } from './hop-by-hop.js';
 export const CLIENT_GONE = new Error('client closed the connection');
 export const DEADLINE = new Error('route timeout');
 
+/** Body bytes held before a destination is attached, beyond which the upstream socket is paused. */
+const HOLD_BYTES = 64 * 1024;
+
 /**
  * A dispatch handler that is also the response body. Chunks that arrive before a destination is attached
- * (while response policies run) are held and the socket paused; once attached, chunks are written through.
+ * (while response policies run) are held — up to HOLD_BYTES, then the socket is paused — and written once a
+ * destination is attached; from then on chunks are written through.
  */
 export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   private abortFn: ((err?: Error) => void) | null = null;
@@ -23,6 +27,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   private resumeFn: (() => void) | null = null;
   private dest: ServerResponse | null = null;
   private held: Buffer[] | null = null;
+  private heldBytes = 0;
+  private paused = false;
   private ended = false;
   private failed: Error | null = null;
   /** performance.now() when the request was dispatched. */
@@ -74,7 +80,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   onData(chunk: Buffer): boolean {
     const dest = this.dest;
     if (dest === null) {
+      // Keep reading small bodies (the usual case: the whole response is in the first read); pausing and
+      // resuming the upstream socket for every response costs more than holding a few kilobytes.
       (this.held ??= []).push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes < HOLD_BYTES) return true;
+      this.paused = true;
       return false;
     }
     return dest.write(chunk);
@@ -110,13 +121,20 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
     }
     const held = this.held;
     this.held = null;
-    if (held !== null) for (const chunk of held) dest.write(chunk);
     if (this.ended) {
-      dest.end();
+      if (held !== null && held.length === 1) dest.end(held[0]);
+      else {
+        if (held !== null) for (const chunk of held) dest.write(chunk);
+        dest.end();
+      }
       return;
     }
+    if (held !== null) for (const chunk of held) dest.write(chunk);
     dest.on('drain', () => this.resumeFn?.());
-    if (held !== null) this.resumeFn?.();
+    if (this.paused) {
+      this.paused = false;
+      this.resumeFn?.();
+    }
   }
 
   /** Discards the body (a policy replaced the response, or the client is gone). */
