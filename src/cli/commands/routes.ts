@@ -1,10 +1,6 @@
 // `portico routes FILE`: the compiled route table in precedence order — what wins when two routes overlap.
-import { ResourceRegistry } from '../../compiler/carry-over.js';
-import { buildSnapshotFromFile } from '../../compiler/compile-gateway.js';
-import { formatIssues } from '../../config/config-issue.js';
-import { policyRegistry } from '../../policies/registry.js';
 import type { Command } from '../main.js';
-import { parseConfigArgs } from './config-arg.js';
+import { parseConfigArgs, withCompiledConfig } from './config-arg.js';
 
 export const runRoutes: Command = {
   summary: 'Print the compiled route table in precedence order',
@@ -20,65 +16,53 @@ export const runRoutes: Command = {
   ].join('\n'),
   async run(args) {
     const { file, values } = parseConfigArgs(args, { json: { type: 'boolean' } });
-    const resources = new ResourceRegistry();
-    const result = buildSnapshotFromFile(file, {
-      registry: policyRegistry,
-      resources,
-      env: process.env,
-      accessLogger: undefined,
-      eventLogger: undefined,
+    return withCompiledConfig(file, (snapshot) => {
+      const rows = snapshot.router.precedence.map((spec, i) => {
+        const r = spec.value;
+        const conds = [
+          ...r.match.headers.map(([k, v]) => `header ${k}${v === true ? '' : `=${v}`}`),
+          ...r.match.query.map(([k, v]) => `query ${k}${v === true ? '' : `=${v}`}`),
+        ];
+        return {
+          order: i + 1,
+          name: r.name,
+          match: `${r.match.kind === 'exact' ? '=' : ''}${r.match.path}${r.match.kind === 'prefix' ? (r.match.path.endsWith('/') ? '*' : '/*') : ''}`,
+          methods: r.match.methods?.join(',') ?? '*',
+          host: r.match.hosts?.join(',') ?? '*',
+          conditions: conds.join('; '),
+          priority: r.priority,
+          upstream: r.upstreamLabel,
+          policies: r.policyNames.join(','),
+        };
+      });
+      if (values.json === true) {
+        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      } else {
+        const cols = [
+          'order',
+          'name',
+          'match',
+          'methods',
+          'host',
+          'conditions',
+          'priority',
+          'upstream',
+          'policies',
+        ] as const;
+        const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+        const line = (vals: string[]) =>
+          vals
+            .map((v, i) => v.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd();
+        process.stdout.write(
+          [
+            line([...cols]),
+            line(widths.map((w) => '-'.repeat(w))),
+            ...rows.map((r) => line(cols.map((c) => String(r[c])))),
+          ].join('\n') + '\n',
+        );
+      }
     });
-    if (!result.ok) {
-      process.stderr.write(formatIssues(result.issues) + '\n');
-      return 1;
-    }
-    const rows = result.snapshot.router.precedence.map((spec, i) => {
-      const r = spec.value;
-      const conds = [
-        ...r.match.headers.map(([k, v]) => `header ${k}${v === true ? '' : `=${v}`}`),
-        ...r.match.query.map(([k, v]) => `query ${k}${v === true ? '' : `=${v}`}`),
-      ];
-      return {
-        order: i + 1,
-        name: r.name,
-        match: `${r.match.kind === 'exact' ? '=' : ''}${r.match.path}${r.match.kind === 'prefix' ? (r.match.path.endsWith('/') ? '*' : '/*') : ''}`,
-        methods: r.match.methods?.join(',') ?? '*',
-        host: r.match.hosts?.join(',') ?? '*',
-        conditions: conds.join('; '),
-        priority: r.priority,
-        upstream: r.upstreamLabel,
-        policies: r.policyNames.join(','),
-      };
-    });
-    if (values.json === true) {
-      process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-    } else {
-      const cols = [
-        'order',
-        'name',
-        'match',
-        'methods',
-        'host',
-        'conditions',
-        'priority',
-        'upstream',
-        'policies',
-      ] as const;
-      const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
-      const line = (vals: string[]) =>
-        vals
-          .map((v, i) => v.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd();
-      process.stdout.write(
-        [
-          line([...cols]),
-          line(widths.map((w) => '-'.repeat(w))),
-          ...rows.map((r) => line(cols.map((c) => String(r[c])))),
-        ].join('\n') + '\n',
-      );
-    }
-    await resources.release(result.snapshot.resources, false);
-    return 0;
   },
 };

@@ -1,37 +1,14 @@
 // Header edits are how a route adds, replaces or hides headers on both sides; these pin the remove → set → add order, case-insensitivity and the refusal to touch headers the gateway itself manages.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Exchange } from '../../pipeline/exchange.js';
 import { gatewayResponse, type ResponseHeaders } from '../../pipeline/gateway-response.js';
-import { HeaderList } from '../../pipeline/header-list.js';
-import { type CompileContext, type Policy, PolicyConfigError } from '../../pipeline/policy.js';
+import { type Policy, PolicyConfigError } from '../../pipeline/policy.js';
 import { headers, type HeadersConfig } from './index.js';
+import { testContext, testExchange } from '../../pipeline/testing.js';
 
-const ctx: CompileContext = {
-  routeName: 'r',
-  gateway: { tracingHeader: 'X-Trace-Id' },
-  carryOver: (_key, create) => create(),
-};
+const ctx = testContext();
 
-/** An Exchange for unit tests: no socket behind it, only the request headers matter here. */
-function exchange(raw: string[]): Exchange {
-  const req = { socket: { bytesWritten: 0, bytesRead: 0 } } as unknown as IncomingMessage;
-  return new Exchange({
-    req,
-    res: {} as unknown as ServerResponse,
-    startedAt: 0,
-    method: 'GET',
-    path: '/',
-    query: '',
-    host: 'gateway.test',
-    protocol: 'http',
-    clientIp: '127.0.0.1',
-    headers: new HeaderList(raw),
-    authority: 'gateway.test',
-    requestBody: null,
-  });
-}
+const exchange = testExchange;
 
 function create(config: HeadersConfig): Policy {
   return headers.create(config, ctx);

@@ -1,40 +1,20 @@
 // Every request must carry one trace across the gateway and its upstream: these pin W3C traceparent parsing, continuation vs replacement, and when a client's own trace id is kept.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Exchange } from '../../pipeline/exchange.js';
+import type { Exchange } from '../../pipeline/exchange.js';
 import { gatewayResponse } from '../../pipeline/gateway-response.js';
-import { HeaderList } from '../../pipeline/header-list.js';
-import type { CompileContext, Policy } from '../../pipeline/policy.js';
+import type { Policy } from '../../pipeline/policy.js';
 import { parseTraceparent, requestId } from './index.js';
+import { testContext, testExchange } from '../../pipeline/testing.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
 const HEX32 = /^[0-9a-f]{32}$/;
 const HEX16 = /^[0-9a-f]{16}$/;
 
-function context(tracingHeader = 'X-Trace-Id'): CompileContext {
-  return { routeName: 'r', gateway: { tracingHeader }, carryOver: (_key, create) => create() };
-}
+const context = testContext;
 
-/** An Exchange for unit tests: no socket behind it, only the request headers matter here. */
-function exchange(raw: string[]): Exchange {
-  const req = { socket: { bytesWritten: 0, bytesRead: 0 } } as unknown as IncomingMessage;
-  return new Exchange({
-    req,
-    res: {} as unknown as ServerResponse,
-    startedAt: 0,
-    method: 'GET',
-    path: '/',
-    query: '',
-    host: 'gateway.test',
-    protocol: 'http',
-    clientIp: '127.0.0.1',
-    headers: new HeaderList(raw),
-    authority: 'gateway.test',
-    requestBody: null,
-  });
-}
+const exchange = testExchange;
 
 /** The policy as the compiler builds it from the implicit config (every route gets it). */
 function implicitPolicy(tracingHeader = 'X-Trace-Id'): Policy {

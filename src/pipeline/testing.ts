@@ -1,0 +1,30 @@
+// Test support for policy unit tests: an Exchange with no socket behind it, and a compile context. Used by
+// *.test.ts files only; it lives in pipeline/ because policies may import nothing else.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Exchange } from './exchange.js';
+import { HeaderList } from './header-list.js';
+import type { CompileContext } from './policy.js';
+
+/** An Exchange whose request headers are `raw` ([name, value, ...]); req/res are inert stand-ins. */
+export function testExchange(raw: string[]): Exchange {
+  const req = { socket: { bytesWritten: 0, bytesRead: 0 } } as unknown as IncomingMessage;
+  return new Exchange({
+    req,
+    res: {} as unknown as ServerResponse,
+    startedAt: 0,
+    method: 'GET',
+    path: '/',
+    query: '',
+    host: 'gateway.test',
+    protocol: 'http',
+    clientIp: '127.0.0.1',
+    headers: new HeaderList(raw),
+    authority: 'gateway.test',
+    requestBody: null,
+  });
+}
+
+/** A compile context for creating a policy outside the compiler. */
+export function testContext(tracingHeader = 'X-Trace-Id'): CompileContext {
+  return { routeName: 'r', gateway: { tracingHeader }, carryOver: (_key, create) => create() };
+}
