@@ -32,9 +32,8 @@ export function createGatewayServer(
 ): GatewayServer {
   /** Connections that sent something ambiguous: nothing more is read from them. */
   const poisoned = new WeakSet<Socket>();
-  let draining = false;
-  /** Responses of requests being handled, so a drain can tell those not yet started to close. */
-  const inflight = new Set<ServerResponse>();
+  /** Read by every exchange when it writes its response: once draining, responses close their connection. */
+  const lifecycle = { draining: false };
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
@@ -49,12 +48,8 @@ export function createGatewayServer(
     const live = holder.acquire();
     const snap = live.snapshot;
     const { ex, problem, close } = readRequest(req, res, snap.ingress, startedAt);
-    inflight.add(res);
-    ex.onClose = () => {
-      inflight.delete(res);
-      holder.release(live);
-    };
-    if (draining) res.shouldKeepAlive = false;
+    ex.lifecycle = lifecycle;
+    ex.onClose = () => holder.release(live);
     if (problem !== undefined) {
       if (close) {
         poisoned.add(socket);
@@ -104,10 +99,9 @@ export function createGatewayServer(
   return {
     server,
     startDraining() {
-      draining = true;
-      // Requests already in flight answer with Connection: close too, so keep-alive clients do not send
-      // another request on a connection that is about to be closed.
-      for (const res of inflight) if (!res.headersSent) res.shouldKeepAlive = false;
+      // Requests already in flight answer with Connection: close too (checked when each writes its
+      // response), so keep-alive clients do not send another request on a connection about to be closed.
+      lifecycle.draining = true;
     },
   };
 }

@@ -73,8 +73,10 @@ export class Exchange {
   /** Which upstream target served the request. */
   upstreamTarget = '';
 
-  /** Called when the client goes away before the response is complete (set by the proxy). */
-  onAbort: (() => void) | undefined = undefined;
+  /** The upstream call in progress; cancelled when the client goes away before the response is complete. */
+  upstreamCall: { cancel(): void } | undefined = undefined;
+  /** The listener's state: once it is draining, the response closes its connection. */
+  lifecycle: { readonly draining: boolean } = NOT_DRAINING;
   /** Called once when the exchange is over, after the completion hooks (the server releases the snapshot). */
   onClose: (() => void) | undefined = undefined;
 
@@ -135,3 +137,4 @@ export class Exchange {
 }
 
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+const NOT_DRAINING = Object.freeze({ draining: false });

@@ -183,7 +183,7 @@ export function problemToResponse(ex: Exchange, problem: Problem): GatewayRespon
 }
 
 function completeExchange(ex: Exchange, p: CompiledPipeline): void {
-  if (!ex.res.writableFinished) ex.onAbort?.();
+  if (!ex.res.writableFinished) ex.upstreamCall?.cancel();
   const hooks = p.complete;
   for (let i = 0; i < hooks.length; i++) {
     try {

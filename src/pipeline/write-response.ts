@@ -11,6 +11,7 @@ export function writeResponse(ex: Exchange, r: GatewayResponse): void {
     discard(r);
     return;
   }
+  if (ex.lifecycle.draining) res.shouldKeepAlive = false;
   const body = r.body;
   if (body === null) {
     res.writeHead(r.status, r.headers);
@@ -27,7 +28,7 @@ export function writeResponse(ex: Exchange, r: GatewayResponse): void {
     res.writeHead(r.status, r.headers);
     // pipe() rather than stream.pipeline(): on Node 20 pipeline() builds an AbortController per call. An
     // upstream failure mid-body destroys the client connection (never a silently truncated response); a
-    // client that goes away aborts the upstream through Exchange.onAbort.
+    // client that goes away cancels the upstream through Exchange.upstreamCall.
     body.once('error', () => res.destroy());
     body.pipe(res);
   }

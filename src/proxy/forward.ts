@@ -30,6 +30,7 @@ export function createForwarder(s: ForwardSettings): (ex: Exchange) => Promise<G
   const headersTimeout = Math.min(s.firstByteMs ?? Infinity, s.totalMs ?? Infinity);
   const headersTimeoutOption = Number.isFinite(headersTimeout) ? headersTimeout : 300_000;
   const bodyTimeout = s.idleMs ?? 300_000;
+  const toProblem = (err: Error) => upstreamProblem(err, s, headersTimeout);
 
   return function forward(ex: Exchange): Promise<GatewayResponse> {
     const target = single ?? wheel[next++ % wheel.length]!;
@@ -42,12 +43,9 @@ export function createForwarder(s: ForwardSettings): (ex: Exchange) => Promise<G
     ex.upstreamTarget = target.origin;
 
     return new Promise<GatewayResponse>((resolve, reject) => {
-      const call = new UpstreamCall(ex, resolve, (err) => reject(upstreamProblem(err, s, headersTimeout)));
-      ex.onAbort = () => call.abort(CLIENT_GONE);
-      if (s.totalMs !== undefined) {
-        const timer = setTimeout(onDeadline, s.totalMs, call);
-        call.onSettled = () => clearTimeout(timer);
-      }
+      const call = new UpstreamCall(ex, resolve, reject, toProblem);
+      ex.upstreamCall = call;
+      if (s.totalMs !== undefined) call.timer = setTimeout(onDeadline, s.totalMs, call);
       call.sentAt = performance.now();
       target.pool.dispatch(
         {

@@ -23,7 +23,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   private abortFn: ((err?: Error) => void) | null = null;
   private abortReason: Error | null = null;
   private resolveHead: ((res: GatewayResponse) => void) | null;
-  private rejectHead: ((err: Error) => void) | null;
+  private rejectHead: ((err: unknown) => void) | null;
   private resumeFn: (() => void) | null = null;
   private dest: ServerResponse | null = null;
   private held: Buffer[] | null = null;
@@ -33,16 +33,22 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   private failed: Error | null = null;
   /** performance.now() when the request was dispatched. */
   sentAt = 0;
-  /** Called once when the call is over (success or failure): clears the route deadline. */
-  onSettled: (() => void) | null = null;
+  /** The route deadline, cleared when the call is over. */
+  timer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     private readonly ex: Exchange,
     resolve: (res: GatewayResponse) => void,
-    reject: (err: Error) => void,
+    reject: (err: unknown) => void,
+    private readonly toProblem: (err: Error) => unknown,
   ) {
     this.resolveHead = resolve;
     this.rejectHead = reject;
+  }
+
+  /** The client went away. */
+  cancel(): void {
+    this.abort(CLIENT_GONE);
   }
 
   /** Aborts the call; before the headers the promise rejects with `reason`. */
@@ -105,7 +111,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
     if (reject !== null) {
       this.resolveHead = null;
       this.rejectHead = null;
-      reject(err);
+      reject(this.toProblem(err));
       return;
     }
     // After the headers: never a silently truncated body — close the client connection.
@@ -144,8 +150,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   }
 
   private settle(): void {
-    const f = this.onSettled;
-    this.onSettled = null;
-    f?.();
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
   }
 }

@@ -64,10 +64,23 @@ class TreeNode<R> {
 }
 
 const NOT_FOUND = { kind: 'not-found' } as const;
+const NO_PARAMS: string[] = [];
+const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const IDLE_REQUEST: RouterRequest = { method: '', host: '', path: '/', query: '', header: () => undefined };
 
 export class Router<R> {
   private readonly root = new TreeNode<R>();
   private readonly entries: Entry<R>[];
+  private readonly state: LookupState<R> = {
+    req: IDLE_REQUEST,
+    segs: [],
+    best: null,
+    bestParams: NO_PARAMS,
+    bestDepth: 0,
+    stack: [],
+    allow: null,
+    query: null,
+  };
 
   constructor(specs: readonly RouteSpec<R>[]) {
     this.entries = specs.map((spec) => toEntry(spec));
@@ -110,24 +123,26 @@ export class Router<R> {
     const trimmed =
       path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.slice(1, -1) : path.slice(1);
     const segs = trimmed === '' ? [] : trimmed.split('/');
-    const state: LookupState<R> = {
-      req,
-      segs,
-      best: null,
-      bestParams: [],
-      bestDepth: 0,
-      stack: [],
-      allow: null,
-      query: null,
-    };
+    // One lookup state per router, reset per call: lookups are synchronous and never nest.
+    const state = this.state;
+    state.req = req;
+    state.segs = segs;
+    state.best = null;
+    state.bestParams = NO_PARAMS;
+    state.bestDepth = 0;
+    state.stack.length = 0;
+    state.allow = null;
+    state.query = null;
     this.walk(this.root, 0, state);
-    if (state.best) {
-      const names = state.best.paramNames;
-      const params: Record<string, string> = {};
+    const best = state.best as Entry<R> | null;
+    state.req = IDLE_REQUEST;
+    if (best) {
+      const names = best.paramNames;
+      const params: Record<string, string> = names.length === 0 ? EMPTY_PARAMS : {};
       for (let i = 0; i < names.length; i++) params[names[i]!] = safeDecode(state.bestParams[i]!);
       let prefixLength = 0;
       for (let i = 0; i < state.bestDepth; i++) prefixLength += 1 + segs[i]!.length;
-      return { kind: 'found', value: state.best.spec.value, params, prefixLength };
+      return { kind: 'found', value: best.spec.value, params, prefixLength };
     }
     if (state.allow) return { kind: 'method-not-allowed', allow: [...state.allow].sort() };
     return NOT_FOUND;
@@ -160,7 +175,7 @@ export class Router<R> {
         continue;
       }
       st.best = e;
-      st.bestParams = st.stack.slice();
+      st.bestParams = e.paramNames.length === 0 ? NO_PARAMS : st.stack.slice();
       st.bestDepth = depth;
       return;
     }
@@ -204,8 +219,8 @@ export class Router<R> {
 }
 
 interface LookupState<R> {
-  readonly req: RouterRequest;
-  readonly segs: readonly string[];
+  req: RouterRequest;
+  segs: readonly string[];
   best: Entry<R> | null;
   bestParams: string[];
   bestDepth: number;
