@@ -1,5 +1,6 @@
 // Hop-by-hop header handling (RFC 9110 7.6.1): these headers describe one connection and are never
 // forwarded, and neither is any header the Connection header names.
+import { util as undiciUtil } from 'undici';
 
 /** Always connection-specific (lowercase). `expect` is answered by the gateway itself (100-continue). */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -28,12 +29,26 @@ export function connectionTokens(value: string): string[] {
 
 const NONE: string[] = [];
 
-/** Removes hop-by-hop headers from an upstream response header map, in place. */
-export function stripResponseHopByHop(headers: Record<string, string | string[] | undefined>): void {
-  const connection = headers['connection'];
-  if (connection !== undefined) {
-    for (const t of connectionTokens(Array.isArray(connection) ? connection.join(',') : connection))
-      delete headers[t];
+/**
+ * The upstream's raw response headers as a header map, without hop-by-hop headers — built without them
+ * rather than deleting them afterwards (a deleted key turns the object into a slow dictionary).
+ */
+export function parseResponseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = undiciUtil.headerNameToString(raw[i]!);
+    const value = raw[i + 1]!.toString('latin1');
+    if (HOP_BY_HOP.has(key)) {
+      if (key === 'connection') connection = connection === undefined ? value : connection + ',' + value;
+      continue;
+    }
+    if (key === '__proto__') continue;
+    const prev = out[key];
+    if (prev === undefined) out[key] = value;
+    else if (typeof prev === 'string') out[key] = [prev, value];
+    else prev.push(value);
   }
-  for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+  if (connection !== undefined) for (const t of connectionTokens(connection)) delete out[t];
+  return out;
 }

@@ -2,10 +2,10 @@
 // to the client response with backpressure (no intermediate Readable, no AsyncResource, no pipe()), and
 // failures before the headers reject with the problem the client should see.
 import type { ServerResponse } from 'node:http';
-import { util as undiciUtil, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { GatewayResponse, StreamingBody, ResponseHeaders } from '../pipeline/gateway-response.js';
-import { stripResponseHopByHop } from './hop-by-hop.js';
+import { parseResponseHeaders } from './hop-by-hop.js';
 
 /** Why an upstream call was aborted by the gateway. */
 export const CLIENT_GONE = new Error('client closed the connection');
@@ -77,8 +77,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
     const resolve = this.resolveHead;
     this.resolveHead = null;
     this.rejectHead = null;
-    const headers = undiciUtil.parseHeaders(rawHeaders) as ResponseHeaders;
-    stripResponseHopByHop(headers);
+    const headers: ResponseHeaders = parseResponseHeaders(rawHeaders);
     resolve?.({ status: statusCode, headers, body: this, source: 'upstream' });
     return true;
   }
