@@ -1,7 +1,7 @@
 // Per-request state: the request as the gateway understood it, the upstream-bound headers, timings, trace
 // ids, and typed slots that policies share. Lives for one request; policy instances never hold it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { newSpanId, newTraceId } from '../observability/trace-ids.js';
+import { newTraceId } from '../observability/trace-ids.js';
 import type { Readable } from 'node:stream';
 import type { HeaderList } from './header-list.js';
 
@@ -111,10 +111,7 @@ export class Exchange {
 
   /** The trace id: continued from the client when valid, generated otherwise. Always available. */
   get traceId(): string {
-    if (this.traceIdValue === undefined) {
-      this.traceIdValue = newTraceId();
-      if (this.spanId === '') this.spanId = newSpanId();
-    }
+    if (this.traceIdValue === undefined) this.traceIdValue = newTraceId();
     return this.traceIdValue;
   }
 

@@ -30,7 +30,8 @@ export interface CompiledPipeline {
 const REACHED_ALL = Number.MAX_SAFE_INTEGER;
 
 export function runPipeline(ex: Exchange, p: CompiledPipeline): void {
-  ex.res.once('close', () => completeExchange(ex, p));
+  // on(), not once(): 'close' fires once anyway, and once() allocates a wrapper per call.
+  ex.res.on('close', () => completeExchange(ex, p));
   const steps = p.request;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
