@@ -4,6 +4,7 @@ import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Gateway } from '../runtime/gateway.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../http/problem.js';
 import { Problem } from '../http/problem.js';
 import { problems } from '../http/problems.js';
@@ -19,6 +20,7 @@ export async function startAdminServer(
   gateway: Gateway,
   listen: string,
   token: string | undefined,
+  metrics?: GatewayMetrics,
 ): Promise<AdminServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -46,6 +48,16 @@ export async function startAdminServer(
           headers: { 'www-authenticate': 'Bearer' },
         }),
       );
+    }
+    if (path === '/metrics' && metrics !== undefined) {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        () => sendProblem(res, problems.internalError()),
+      );
+      return;
     }
     return sendProblem(res, problems.routeNotFound(path ?? '/'));
   });

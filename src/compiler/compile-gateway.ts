@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import type { TObject } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { AccessLogger } from '../observability/logger.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { type ConfigIssue, formatIssue } from '../config/config-issue.js';
 import { type Env, type LoadedSource, loadConfigFile, parseConfigText } from '../config/load-config.js';
 import { applyEnvOverrides, normalizeMatch } from '../config/normalize-config.js';
@@ -32,6 +33,8 @@ export interface BuildDeps {
   readonly env: Env;
   /** Where access lines go; undefined for commands that never serve (validate, routes). */
   readonly accessLogger: AccessLogger | undefined;
+  /** Request metrics; undefined for commands that never serve. */
+  readonly metrics?: GatewayMetrics | undefined;
   /** Logs unexpected errors with the trace id. */
   readonly eventLogger: Logger | undefined;
 }
@@ -94,7 +97,8 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
       : undefined;
   const complete = accessLog ? [accessLog] : [];
   const context = { gateway: { tracingHeader: gw.tracing_header }, carryOver: scope.get.bind(scope) };
-  const routeDeps = { config, registry: deps.registry, scope, issues, context, complete, onError };
+  const metrics = deps.metrics;
+  const routeDeps = { config, registry: deps.registry, scope, issues, context, complete, onError, metrics };
 
   const compiled: CompiledRoute[] = [];
   config.routes.forEach((route, i) => {
@@ -141,7 +145,10 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     upstreamLabel: '',
     policyNames: systemPolicies.map((p) => p.name),
     policies: systemPolicies.map((p) => p.policy),
-    pipeline: buildPipeline(systemPolicies, answerUnrouted, { complete, onError }),
+    pipeline: buildPipeline(systemPolicies, answerUnrouted, {
+      complete: metrics ? [metrics.routeRecorder(''), ...complete] : complete,
+      onError,
+    }),
   };
 
   if (issues.hasErrors) {

@@ -16,6 +16,7 @@ import {
 import type { CompiledPipeline, PipelineStep } from '../pipeline/run-pipeline.js';
 import { createForwarder } from '../proxy/forward.js';
 import { createPool, parseUpstreamUrl, poolKey, type UpstreamTarget } from '../proxy/upstream-target.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import type { CarryOverScope } from './carry-over.js';
 import type { CompiledRoute } from './snapshot.js';
 
@@ -31,6 +32,8 @@ export interface RouteCompileDeps {
   readonly issues: IssueCollector;
   readonly context: Omit<CompileContext, 'routeName'>;
   readonly complete: readonly ((ex: Exchange) => void)[];
+  /** Records each route's requests (metrics), when metrics are on. */
+  readonly metrics?: GatewayMetrics | undefined;
   readonly onError: (ex: Exchange, err: unknown) => void;
 }
 
@@ -68,7 +71,10 @@ export function compileRoute(
       ? route.upstream
       : `${route.upstream} (${targets.length} target${targets.length === 1 ? '' : 's'})`,
     policyNames: policies.map((p) => p.name),
-    pipeline: buildPipeline(policies, terminal, deps),
+    pipeline: buildPipeline(policies, terminal, {
+      complete: deps.metrics ? [deps.metrics.routeRecorder(route.name), ...deps.complete] : deps.complete,
+      onError: deps.onError,
+    }),
     policies: policies.map((p) => p.policy),
   };
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessLogger } from '../observability/logger.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { ResourceRegistry } from '../compiler/carry-over.js';
 import { type BuildDeps, buildSnapshotFromFile, buildSnapshotFromText } from '../compiler/compile-gateway.js';
 import type { GatewaySnapshot } from '../compiler/snapshot.js';
@@ -20,6 +21,8 @@ export interface GatewayOptions {
   readonly env?: Env;
   readonly eventLogger: Logger;
   readonly accessLogger: AccessLogger;
+  /** Request and reload metrics (the admin listener serves them). */
+  readonly metrics?: GatewayMetrics;
   /** Watch the config file (default: the config's gateway.reload.watch). */
   readonly watch?: boolean;
 }
@@ -45,11 +48,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     env,
     accessLogger: opts.accessLogger,
     eventLogger: opts.eventLogger,
+    metrics: opts.metrics,
   };
   const first = buildSnapshotFromFile(opts.configFile, deps);
   if (!first.ok) throw new ConfigError(first.issues);
   logWarnings(opts.eventLogger, first.issues);
   const snapshot = first.snapshot;
+  opts.metrics?.configLoaded(snapshot.hash);
   const gw = snapshot.config.gateway;
   opts.eventLogger.level = gw.log_level;
 
@@ -90,6 +95,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           { event: 'config_restart_required', setting: w },
           `${w} changed; it takes effect after a restart`,
         );
+    },
+    onOutcome: (outcome) => {
+      if (outcome.status === 'reloaded') opts.metrics?.reloaded('ok', outcome.hash);
+      else if (outcome.status === 'failed') opts.metrics?.reloaded('failed');
     },
     watch: opts.watch ?? gw.reload.watch,
     debounceMs: gw.reload.debounce_ms,

@@ -26,6 +26,8 @@ export interface ReloaderOptions {
   readonly logger: Logger;
   readonly build: (text: string) => BuildResult;
   readonly onSwap: (next: GatewaySnapshot, prev: GatewaySnapshot) => void;
+  /** Every reload's outcome, whatever triggered it (metrics). */
+  readonly onOutcome?: (outcome: ReloadOutcome) => void;
   readonly watch: boolean;
   readonly debounceMs: number;
 }
@@ -98,7 +100,11 @@ export function createReloader(o: ReloaderOptions): Reloader {
   }
 
   function reload(reason: string): Promise<ReloadOutcome> {
-    chain = chain.then(() => reloadSafely(reason));
+    chain = chain.then(async () => {
+      const outcome = await reloadSafely(reason);
+      o.onOutcome?.(outcome);
+      return outcome;
+    });
     return chain;
   }
 

@@ -1,0 +1,151 @@
+// Prometheus metrics through prom-client: one registry per process, shared by every snapshot. Labels are
+// route names, methods from a fixed list and status classes — never raw paths or client values — so the
+// number of series is bounded by the config. Per-route label children are resolved once, not per request.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram, type CounterSeries } from './fast-metrics.js';
+import type { Exchange } from '../pipeline/exchange.js';
+
+/** Request duration buckets in seconds: 1 ms to 30 s. */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Gateway-added time is small: 50 µs to 250 ms. */
+const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25];
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']);
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+/** Label value for requests no route matched. */
+export const NO_ROUTE = '(none)';
+
+/** Upstream failure kinds, from the problem the proxy reported (or a 5xx the upstream sent). */
+const UPSTREAM_ERROR_KIND: Readonly<Record<string, string>> = {
+  'upstream-timeout': 'timeout',
+  'upstream-unavailable': 'refused',
+  'bad-gateway': 'reset',
+};
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** The completion hook that records one route's requests (built once per route per snapshot). */
+  routeRecorder(routeName: string): (ex: Exchange) => void;
+  /** A config reload finished. */
+  reloaded(result: 'ok' | 'failed', hash?: string): void;
+  /** The config now serving. */
+  configLoaded(hash: string): void;
+}
+
+export function createGatewayMetrics(opts: {
+  inflight: () => number;
+  defaultMetrics?: boolean;
+}): GatewayMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // Gauges named like counters fail `promtool check metrics`; their per-type twins
+    // (nodejs_active_handles{type=...} and so on) carry the same information.
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ])
+      registry.removeSingleMetric(name);
+  }
+  const requests = new FastCounter(
+    'portico_requests_total',
+    'Requests answered, by route, method and status class.',
+    registry,
+  );
+  const duration = new FastHistogram(
+    'portico_request_duration_seconds',
+    'Time from request arrival to the end of the response, by route.',
+    registry,
+    DURATION_BUCKETS,
+  );
+  const upstreamDuration = new FastHistogram(
+    'portico_upstream_duration_seconds',
+    'Time from sending the request upstream to its response headers, by route.',
+    registry,
+    DURATION_BUCKETS,
+  );
+  const gatewayDuration = new FastHistogram(
+    'portico_gateway_duration_seconds',
+    'Time the gateway added: total minus the upstream wait, by route.',
+    registry,
+    OVERHEAD_BUCKETS,
+  );
+  const upstreamErrors = new FastCounter(
+    'portico_upstream_errors_total',
+    'Upstream failures by route and kind (timeout, refused, reset, 5xx).',
+    registry,
+  );
+  new Gauge({
+    name: 'portico_requests_in_flight',
+    help: 'Requests being handled right now.',
+    registers: [registry],
+    collect() {
+      this.set(opts.inflight());
+    },
+  });
+  const reloads = new Counter({
+    name: 'portico_config_reloads_total',
+    help: 'Config reloads by result (ok, failed).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const configInfo = new Gauge({
+    name: 'portico_config_info',
+    help: 'The config serving now: 1 for its hash (first 12 hex digits of its sha256).',
+    labelNames: ['hash'] as const,
+    registers: [registry],
+  });
+  reloads.inc({ result: 'ok' }, 0);
+  reloads.inc({ result: 'failed' }, 0);
+
+  return {
+    registry,
+    routeRecorder(routeName: string) {
+      const route = routeName === '' ? NO_ROUTE : routeName;
+      const total = duration.series({ route });
+      const upstream = upstreamDuration.series({ route });
+      const added = gatewayDuration.series({ route });
+      // Counter series by method and class, resolved on first use (the method set is fixed).
+      const children = new Map<string, CounterSeries>();
+      const errorChildren = new Map<string, CounterSeries>();
+      return function recordRequest(ex: Exchange): void {
+        const method = METHODS.has(ex.method) ? ex.method : 'OTHER';
+        const cls = STATUS_CLASSES[Math.floor(ex.status / 100) - 1] ?? 'other';
+        const key = method + cls;
+        let child = children.get(key);
+        if (child === undefined)
+          children.set(key, (child = requests.series({ route, method, status_class: cls })));
+        child.inc();
+        const seconds = (performance.now() - ex.startedAt) / 1000;
+        total.observe(seconds);
+        if (ex.upstreamLatencyMs >= 0) {
+          const up = ex.upstreamLatencyMs / 1000;
+          upstream.observe(up);
+          added.observe(Math.max(0, seconds - up));
+        } else {
+          added.observe(seconds);
+        }
+        const kind =
+          ex.problem !== undefined
+            ? UPSTREAM_ERROR_KIND[ex.problem]
+            : ex.upstreamStatus >= 500
+              ? '5xx'
+              : undefined;
+        if (kind !== undefined) {
+          let e = errorChildren.get(kind);
+          if (e === undefined) errorChildren.set(kind, (e = upstreamErrors.series({ route, kind })));
+          e.inc();
+        }
+      };
+    },
+    reloaded(result, hash) {
+      reloads.inc({ result });
+      if (hash !== undefined) this.configLoaded(hash);
+    },
+    configLoaded(hash: string) {
+      configInfo.reset();
+      configInfo.set({ hash: hash.slice(0, 12) }, 1);
+    },
+  };
+}
