@@ -24,8 +24,9 @@ function fakeExchange(over: Partial<Record<string, unknown>> = {}): Exchange {
     socketWrittenAtStart: 100,
     socketReadAtStart: 0,
     problem: undefined,
+    socket: { bytesWritten: 612, bytesRead: 80 },
     req: {
-      socket: { bytesWritten: 612, bytesRead: 80 },
+      socket: null, // undici clears it once it has read a request body
       headers: { 'user-agent': 'evil"\n\u0000agent' },
       httpVersion: '1.1',
     },

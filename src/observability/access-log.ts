@@ -46,8 +46,8 @@ const EXTRACTORS: Readonly<Record<AccessLogField, Extractor>> = {
   trace_id: (ex) => plain(ex.traceId),
   span_id: (ex) => (ex.spanId === '' ? undefined : plain(ex.spanId)),
   client_ip: (ex) => plain(ex.clientIp),
-  bytes_sent: (ex) => String(ex.req.socket.bytesWritten - ex.socketWrittenAtStart),
-  bytes_received: (ex) => String(ex.req.socket.bytesRead - ex.socketReadAtStart),
+  bytes_sent: (ex) => String(ex.socket.bytesWritten - ex.socketWrittenAtStart),
+  bytes_received: (ex) => String(ex.socket.bytesRead - ex.socketReadAtStart),
   user_agent: (ex) => {
     const ua = ex.req.headers['user-agent'];
     return ua === undefined ? undefined : quoted(ua);

@@ -1,6 +1,7 @@
 // Per-request state: the request as the gateway understood it, the upstream-bound headers, timings, trace
 // ids, and typed slots that policies share. Lives for one request; policy instances never hold it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { newTraceId } from '../observability/trace-ids.js';
 import type { Readable } from 'node:stream';
 import type { HeaderList } from './header-list.js';
@@ -67,6 +68,8 @@ export class Exchange {
   upstreamLatencyMs = -1;
   /** Named reason of a gateway-made response. */
   problem: string | undefined = undefined;
+  /** The client connection (held here because undici clears req.socket once it has read the request body). */
+  readonly socket: Socket;
   /** Socket byte counters when the request started (access log bytes_sent / bytes_received). */
   readonly socketWrittenAtStart: number;
   readonly socketReadAtStart: number;
@@ -105,6 +108,7 @@ export class Exchange {
     this.authority = init.authority;
     this.requestBody = init.requestBody;
     const socket = init.req.socket;
+    this.socket = socket;
     this.socketWrittenAtStart = socket.bytesWritten;
     this.socketReadAtStart = socket.bytesRead;
   }
