@@ -1,10 +1,12 @@
-// Starts the whole gateway process in-process: data plane and admin listener, sharing one set of loggers.
-// Used by `serve`, `demo` and the end-to-end tests.
+// Starts the whole gateway process in-process: data plane and admin listener, sharing one set of loggers
+// (on stdout, or in the files the config names). Used by `serve`, `demo` and the end-to-end tests.
+import { dirname, resolve } from 'node:path';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
 import type { Env } from '../config/load-config.js';
 import {
   createAccessLogger,
   createEventLogger,
+  createLogSinks,
   type LogDestination,
   type Logger,
 } from '../observability/logger.js';
@@ -15,7 +17,7 @@ import { startGateway, type Gateway } from '../runtime/gateway.js';
 export interface PorticoOptions {
   readonly configFile: string;
   readonly env?: Env;
-  /** Where logs go (default: stdout). */
+  /** Where logs go unless the config names files (default: stdout). */
   readonly logDestination?: LogDestination;
   readonly watch?: boolean;
 }
@@ -27,26 +29,41 @@ export interface Portico {
   readonly metrics: GatewayMetrics;
   /** Writes pending access lines now (they are otherwise batched for up to 100 ms). */
   flushAccessLog(): void;
+  /** Reopens the log files at their paths (after logrotate renamed them) and logs `log_reopened`. */
+  reopenLogFiles(): void;
   /** Graceful stop: drain, close listeners and pools. */
   stop(reason?: string): Promise<{ drained: boolean }>;
 }
 
 export async function startPortico(opts: PorticoOptions): Promise<Portico> {
   const env = opts.env ?? process.env;
-  const logger = createEventLogger(env.GATEWAY_LOG_LEVEL || 'info', opts.logDestination);
-  const accessLogger = createAccessLogger(opts.logDestination);
+  const sinks = createLogSinks(opts.logDestination);
+  const logger = createEventLogger(env.GATEWAY_LOG_LEVEL || 'info', sinks.events);
+  const accessLogger = createAccessLogger(sinks.access);
+  // Relative log paths are read from the config file's directory, wherever the process was started.
+  const configDir = dirname(resolve(opts.configFile));
+  const at = (path: string | undefined) => (path === undefined ? undefined : resolve(configDir, path));
   // The in-flight gauge reads the gateway, which exists only after the metrics it is given.
   const running: { gateway?: Gateway } = {};
   const metrics = createGatewayMetrics({ inflight: () => running.gateway?.holder.inflight ?? 0 });
-  const gateway = await startGateway({
-    configFile: opts.configFile,
-    registry: policyRegistry,
-    env,
-    eventLogger: logger,
-    accessLogger,
-    metrics,
-    ...(opts.watch === undefined ? {} : { watch: opts.watch }),
-  });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      configFile: opts.configFile,
+      registry: policyRegistry,
+      env,
+      eventLogger: logger,
+      accessLogger,
+      metrics,
+      ...(opts.watch === undefined ? {} : { watch: opts.watch }),
+      onConfigLoaded: (config) =>
+        sinks.useFiles({ events: at(config.gateway.log_file), access: at(config.gateway.access_log.file) }),
+    });
+  } catch (err) {
+    accessLogger.close();
+    await sinks.close();
+    throw err;
+  }
   running.gateway = gateway;
   const adminConfig = gateway.holder.current.config.gateway.admin;
   let admin: AdminServer | undefined;
@@ -56,6 +73,8 @@ export async function startPortico(opts: PorticoOptions): Promise<Portico> {
       logger.info({ event: 'admin_started', listen: admin.address }, `admin listening on ${admin.address}`);
     } catch (err) {
       await gateway.shutdown('admin listener failed');
+      accessLogger.close();
+      await sinks.close();
       throw err;
     }
   }
@@ -65,10 +84,20 @@ export async function startPortico(opts: PorticoOptions): Promise<Portico> {
     logger,
     metrics,
     flushAccessLog: () => accessLogger.flush(),
+    reopenLogFiles() {
+      // Lines gathered before the signal still go to the file they were written for.
+      accessLogger.flush();
+      const files = sinks.reopen();
+      logger.info(
+        { event: 'log_reopened', files },
+        files.length > 0 ? 'log files reopened' : 'logs go to stdout: nothing to reopen',
+      );
+    },
     async stop(reason = 'stop') {
       const result = await gateway.shutdown(reason);
       await admin?.close();
       accessLogger.close();
+      await sinks.close();
       return result;
     },
   };

@@ -93,7 +93,7 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     );
   const accessLog =
     gw.access_log.enabled && deps.accessLogger
-      ? createAccessLog(gw.access_log.fields, deps.accessLogger)
+      ? createAccessLog(gw.access_log, deps.accessLogger)
       : undefined;
   const complete = accessLog ? [accessLog] : [];
   const context = { gateway: { tracingHeader: gw.tracing_header }, carryOver: scope.get.bind(scope) };

@@ -66,6 +66,36 @@ export const DEFAULT_ACCESS_LOG_FIELDS: readonly AccessLogField[] = [
   'bytes_sent',
 ];
 
+/** Query parameters that carry credentials often enough to hide by default (OAuth, API keys, signed URLs). */
+export const DEFAULT_REDACTED_QUERY_PARAMS: readonly string[] = [
+  'access_token',
+  'id_token',
+  'refresh_token',
+  'client_secret',
+  'api_key',
+  'apikey',
+  'key',
+  'token',
+  'auth',
+  'jwt',
+  'password',
+  'passwd',
+  'secret',
+  'session',
+  'signature',
+  'sig',
+  'x-amz-signature',
+  'x-amz-security-token',
+  'x-goog-signature',
+];
+
+const LogFile = (description: string) =>
+  Type.String({
+    minLength: 1,
+    description,
+    'x-expected': 'a file path such as /var/log/portico/access.log',
+  });
+
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
   { default: 'info', description: 'Level of gateway event logs. Env GATEWAY_LOG_LEVEL overrides.' },
@@ -85,14 +115,37 @@ export const GatewaySectionSchema = Type.Object(
         'Header carrying the trace id to upstreams and back to clients. Env GATEWAY_TRACE_HEADER overrides.',
     }),
     log_level: LogLevel,
+    log_file: Type.Optional(
+      LogFile(
+        'Append gateway event lines to this file instead of stdout (relative to the config file; reopened on SIGUSR1). Restart to change.',
+      ),
+    ),
     access_log: Type.Object(
       {
-        enabled: Type.Boolean({ default: true, description: 'Write one JSON line per request to stdout.' }),
+        enabled: Type.Boolean({ default: true, description: 'Write one JSON line per request.' }),
         fields: Type.Array(Type.Union(ACCESS_LOG_FIELDS.map((f) => Type.Literal(f))), {
           default: [...DEFAULT_ACCESS_LOG_FIELDS],
           uniqueItems: true,
           description: 'Fields of each access line, in order. Env GATEWAY_ACCESS_LOG_FIELDS overrides.',
         }),
+        sample: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 1,
+          'x-expected': 'a number from 0 to 1 (0.1 logs one successful request in ten)',
+          description:
+            'Share of successful requests (status below 400, not aborted) that get a line. Errors, gateway problems and aborted requests always do.',
+        }),
+        redact: Type.Array(Type.String({ minLength: 1, 'x-expected': 'a query parameter name' }), {
+          default: [...DEFAULT_REDACTED_QUERY_PARAMS],
+          description:
+            'Query parameters whose values are logged as [redacted] (names in any case). Setting it replaces the default list.',
+        }),
+        file: Type.Optional(
+          LogFile(
+            'Append access lines to this file instead of stdout (relative to the config file; reopened on SIGUSR1). Restart to change.',
+          ),
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

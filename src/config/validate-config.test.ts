@@ -9,7 +9,7 @@ import { policyRegistry } from '../policies/registry.js';
 import { requestId } from '../policies/request-id/index.js';
 import { type ConfigIssue, formatPath, IssueCollector } from './config-issue.js';
 import type { Env } from './load-config.js';
-import { DEFAULT_ACCESS_LOG_FIELDS, type GatewayConfig } from './schema.js';
+import { DEFAULT_ACCESS_LOG_FIELDS, DEFAULT_REDACTED_QUERY_PARAMS, type GatewayConfig } from './schema.js';
 import { closest, isCidr, validateAgainstSchema } from './validate-config.js';
 
 type Built =
@@ -288,7 +288,13 @@ describe('validation: defaults', () => {
     assert.equal(config.gateway.listen, ':8080');
     assert.equal(config.gateway.tracing_header, 'X-Trace-Id');
     assert.equal(config.gateway.log_level, 'info');
-    assert.deepEqual(config.gateway.access_log, { enabled: true, fields: [...DEFAULT_ACCESS_LOG_FIELDS] });
+    assert.deepEqual(config.gateway.access_log, {
+      enabled: true,
+      fields: [...DEFAULT_ACCESS_LOG_FIELDS],
+      sample: 1,
+      redact: [...DEFAULT_REDACTED_QUERY_PARAMS],
+    });
+    assert.equal(config.gateway.log_file, undefined);
     assert.deepEqual(config.gateway.limits, {
       max_header_bytes: 16_384,
       max_body_bytes: 10_485_760,

@@ -1,5 +1,8 @@
 // Structured logs: one pino logger for gateway events (each line has an `event` field) and one for access
-// lines. Both write asynchronously to stdout so a burst of requests never waits on the terminal.
+// lines. Both write asynchronously — to stdout, or to files opened for appending that are reopened after
+// logrotate moved them — so a burst of requests never waits on the terminal or the disk.
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -26,6 +29,15 @@ export function stdoutSink(): LogDestination {
   return stdoutDestination;
 }
 
+/** Headers whose values never reach a log line. */
+const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
+
+/** Each secret header at the top level, one level down (`headers.x`) and in a request-like object (`req.headers.x`). */
+const REDACTED_PATHS = SECRET_HEADERS.flatMap((h) => {
+  const key = `["${h}"]`;
+  return [key, `*${key}`, `*.headers${key}`];
+});
+
 /** Gateway event logger: `{"level":"info","time":"…","event":"config_reloaded",…,"msg":"…"}`. */
 export function createEventLogger(level: string, destination: LogDestination = stdoutSink()): Logger {
   return pino(
@@ -35,16 +47,7 @@ export function createEventLogger(level: string, destination: LogDestination = s
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Never log credentials even if a caller passes headers by mistake.
-      redact: {
-        paths: [
-          '*.authorization',
-          '*.cookie',
-          '*["x-api-key"]',
-          '*.headers.authorization',
-          '*.headers.cookie',
-        ],
-        censor: '[redacted]',
-      },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
     destination as pino.DestinationStream,
   );
@@ -107,4 +110,154 @@ export function createAccessLogger(destination: LogDestination = stdoutSink()): 
       openAccessLoggers.delete(flush);
     },
   };
+}
+
+/**
+ * Where the event log and the access log go. Both start on the fallback (stdout) and can be pointed at files
+ * once the config is known; the loggers keep writing to the same two objects either way.
+ */
+export interface LogSinks {
+  readonly events: LogDestination;
+  readonly access: LogDestination;
+  /** Opens the given files (absolute paths; one file when both are the same). Throws when one cannot be opened. */
+  useFiles(files: { readonly events?: string | undefined; readonly access?: string | undefined }): void;
+  /** Reopens every file at its path (logrotate renamed it) and returns the paths; lines go there from now on. */
+  reopen(): string[];
+  /** Writes what is pending, closes the files and sends later lines to the fallback. */
+  close(): Promise<void>;
+}
+
+type LogFile = ReturnType<typeof pino.destination>;
+
+/** Open log files are flushed when the process exits, whatever else happens. */
+const openLogFiles = new Set<LogFile>();
+process.once('exit', () => {
+  for (const file of openLogFiles) {
+    try {
+      file.flushSync();
+    } catch {
+      // not open yet, or the disk refuses: nothing more can be done at exit
+    }
+  }
+});
+
+export function createLogSinks(fallback: LogDestination = stdoutSink()): LogSinks {
+  const events = switchable(fallback);
+  const access = switchable(fallback);
+  const files = new Map<string, LogFile>();
+  /** Reopens not finished yet: closing waits for them (SonicBoom drops a reopen once it is ending). */
+  const reopening = new Map<LogFile, Promise<void>>();
+  const open = (path: string): LogFile => {
+    let file = files.get(path);
+    if (!file) {
+      file = openLogFile(path);
+      files.set(path, file);
+      openLogFiles.add(file);
+    }
+    return file;
+  };
+  return {
+    events,
+    access,
+    useFiles(paths) {
+      if (paths.events !== undefined) events.target = open(paths.events);
+      if (paths.access !== undefined) access.target = open(paths.access);
+    },
+    reopen() {
+      for (const file of files.values()) {
+        reopening.set(file, opened(file));
+        file.reopen();
+      }
+      return [...files.keys()];
+    },
+    async close() {
+      events.target = fallback;
+      access.target = fallback;
+      const closing = [...files.values()];
+      files.clear();
+      await Promise.all(
+        closing.map(async (file) => {
+          await reopening.get(file);
+          await closeLogFile(file);
+        }),
+      );
+      reopening.clear();
+    },
+  };
+}
+
+/** A destination whose target can change; writers hold on to it (one indirection per batch or event). */
+function switchable(initial: LogDestination): LogDestination & { target: LogDestination } {
+  const d = {
+    target: initial,
+    write: (line: string) => d.target.write(line),
+    flushSync: () => d.target.flushSync?.(),
+  };
+  return d;
+}
+
+/**
+ * Opens `path` for appending, creating its directory. The file is opened once synchronously first so that a
+ * path that cannot work fails at start with a clear message; writing and reopening are asynchronous.
+ */
+function openLogFile(path: string): LogFile {
+  checkWritable(path);
+  const file = pino.destination({ dest: path, append: true, mkdir: true, sync: false });
+  // A failing disk must not stop the gateway: say so once on stderr (again only after a reopen succeeded).
+  let reported = false;
+  file.on('error', (err: unknown) => {
+    if (reported) return;
+    reported = true;
+    process.stderr.write(`portico: cannot write the log file ${path}: ${systemMessage(err)}\n`);
+  });
+  file.on('ready', () => (reported = false));
+  return file;
+}
+
+/** Resolves when the file's next open (a reopen) has succeeded or failed. */
+function opened(file: LogFile): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      file.off('ready', done);
+      file.off('error', done);
+      resolve();
+    };
+    file.on('ready', done);
+    file.on('error', done);
+  });
+}
+
+function closeLogFile(file: LogFile): Promise<void> {
+  openLogFiles.delete(file);
+  return new Promise((resolve) => {
+    file.once('close', resolve);
+    file.once('error', () => resolve());
+    file.end();
+  });
+}
+
+/** Opens `path` for appending and closes it again, creating its directory only when it is missing. */
+function checkWritable(path: string): void {
+  try {
+    closeSync(openSync(path, 'a'));
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw cannotOpen(path, err);
+  }
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    closeSync(openSync(path, 'a'));
+  } catch (err) {
+    throw cannotOpen(path, err);
+  }
+}
+
+function cannotOpen(path: string, err: unknown): Error {
+  return new Error(`cannot open the log file ${path}: ${systemMessage(err)}`);
+}
+
+/** "EACCES: permission denied" from "EACCES: permission denied, open '/x'" (the path is already said). */
+function systemMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/, \w+ '[^']*'$/, '');
 }

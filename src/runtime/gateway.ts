@@ -10,6 +10,7 @@ import { type BuildDeps, buildSnapshotFromFile, buildSnapshotFromText } from '..
 import type { GatewaySnapshot } from '../compiler/snapshot.js';
 import { ConfigError, type ConfigIssue, formatIssue } from '../config/config-issue.js';
 import type { Env } from '../config/load-config.js';
+import type { GatewayConfig } from '../config/schema.js';
 import { createGatewayServer, type GatewayServer } from '../http/server.js';
 import type { AnyPolicyDefinition } from '../pipeline/policy.js';
 import { SnapshotHolder } from './snapshot-holder.js';
@@ -25,6 +26,8 @@ export interface GatewayOptions {
   readonly metrics?: GatewayMetrics;
   /** Watch the config file (default: the config's gateway.reload.watch). */
   readonly watch?: boolean;
+  /** Called with the first valid config before anything is logged or listened on (opens the log files). */
+  readonly onConfigLoaded?: (config: GatewayConfig) => void;
 }
 
 export interface Gateway {
@@ -52,6 +55,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   const first = buildSnapshotFromFile(opts.configFile, deps);
   if (!first.ok) throw new ConfigError(first.issues);
+  try {
+    opts.onConfigLoaded?.(first.snapshot.config);
+  } catch (err) {
+    await resources.release(first.snapshot.resources, false);
+    throw err;
+  }
   logWarnings(opts.eventLogger, first.issues);
   const snapshot = first.snapshot;
   opts.metrics?.configLoaded(snapshot.hash);
@@ -187,6 +196,8 @@ function restartOnlyChanges(prev: GatewaySnapshot, next: GatewaySnapshot): strin
   ] as const)
     if (a.limits[k] !== b.limits[k]) out.push(`gateway.limits.${k}`);
   if (JSON.stringify(a.reload) !== JSON.stringify(b.reload)) out.push('gateway.reload');
+  if (a.log_file !== b.log_file) out.push('gateway.log_file');
+  if (a.access_log.file !== b.access_log.file) out.push('gateway.access_log.file');
   return out;
 }
 

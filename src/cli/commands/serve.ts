@@ -1,4 +1,5 @@
-// `portico serve -c gateway.yaml`: run the gateway until SIGTERM/SIGINT (graceful), reload on SIGHUP.
+// `portico serve -c gateway.yaml`: run the gateway until SIGTERM/SIGINT (graceful), reload on SIGHUP,
+// reopen the log files on SIGUSR1.
 import { ConfigError } from '../../config/config-issue.js';
 import type { Command } from '../main.js';
 import { startPortico, type Portico } from '../start-portico.js';
@@ -15,8 +16,9 @@ export const runServe: Command = {
     '  -c, --config FILE  The gateway configuration',
     '  --no-watch         Do not reload when the file changes (SIGHUP still reloads)',
     '',
-    'Signals: SIGHUP reloads the config; SIGTERM or SIGINT stops accepting, lets in-flight',
-    'requests finish (gateway.shutdown_timeout_ms) and exits 0.',
+    'Signals: SIGHUP reloads the config; SIGUSR1 reopens the log files (after logrotate moved them);',
+    'SIGTERM or SIGINT stops accepting, lets in-flight requests finish (gateway.shutdown_timeout_ms)',
+    'and exits 0.',
   ].join('\n'),
   async run(args) {
     const { file, values } = parseConfigArgs(args, { 'no-watch': { type: 'boolean' } });
@@ -44,9 +46,15 @@ export async function startOrReport(file: string, watch?: boolean): Promise<Port
   }
 }
 
-/** SIGHUP reloads; the first SIGTERM/SIGINT drains and exits 0, a second one exits at once. */
+/**
+ * SIGHUP reloads; SIGUSR1 reopens the log files; the first SIGTERM/SIGINT drains and exits 0, a second one
+ * exits at once. Only the CLI listens to signals: a process embedding Portico keeps its own.
+ */
 export function handleSignals(portico: Portico): void {
   process.on('SIGHUP', () => void portico.gateway.reload('SIGHUP'));
+  // A listener also keeps Node from starting its inspector on SIGUSR1 (its default).
+  const reopenLogs = () => portico.reopenLogFiles();
+  process.on('SIGUSR1', reopenLogs);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -54,9 +62,14 @@ export function handleSignals(portico: Portico): void {
       process.exit(1);
     }
     stopping = true;
+    // The files are closed once stopped: from then on there is nothing to reopen.
+    const exit = (code: number) => {
+      process.off('SIGUSR1', reopenLogs);
+      process.exit(code);
+    };
     void portico.stop(signal).then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => exit(0),
+      () => exit(1),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
