@@ -1,12 +1,10 @@
 #!/usr/bin/env node
 // The `portico` command line: serve, validate, routes, demo. Each command has --help.
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runServe } from './commands/serve.js';
 import { runValidate } from './commands/validate.js';
 import { runRoutes } from './commands/routes.js';
 import { runDemo } from './commands/demo.js';
+import { porticoVersion as version } from '../version.js';
 
 export interface Command {
   readonly summary: string;
@@ -20,16 +18,6 @@ const commands: Record<string, Command> = {
   routes: runRoutes,
   demo: runDemo,
 };
-
-function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const p = join(dir, 'package.json');
-    if (existsSync(p)) return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version;
-    dir = dirname(dir);
-  }
-  return 'unknown';
-}
 
 function mainHelp(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);

@@ -1,6 +1,8 @@
 // load → validate → compile: the one code path behind `validate`, `routes`, `serve` and every reload.
 // Pure apart from creating (not connecting) upstream pools; reports every issue at once.
 import { createHash } from 'node:crypto';
+import { createTraceExporter } from '../observability/tracing.js';
+import { porticoVersion } from '../version.js';
 import { isIP } from 'node:net';
 import type { TObject } from '@sinclair/typebox';
 import type { Logger } from 'pino';
@@ -37,6 +39,8 @@ export interface BuildDeps {
   readonly metrics?: GatewayMetrics | undefined;
   /** Logs unexpected errors with the trace id. */
   readonly eventLogger: Logger | undefined;
+  /** Export spans when `gateway.tracing` is configured (only a serving gateway does; validate never). */
+  readonly exportTraces?: boolean;
 }
 
 export type BuildResult =
@@ -96,8 +100,28 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
       ? createAccessLog(gw.access_log, deps.accessLogger)
       : undefined;
   const complete = accessLog ? [accessLog] : [];
-  const context = { gateway: { tracingHeader: gw.tracing_header }, carryOver: scope.get.bind(scope) };
-  const metrics = deps.metrics;
+  const metrics = gw.metrics.enabled ? deps.metrics : undefined;
+  if (gw.metrics.per_consumer && metrics)
+    complete.push(metrics.consumerRecorder(gw.metrics.per_consumer_limit));
+  const tracingConfig = gw.tracing;
+  // One exporter per distinct tracing config, carried over reloads; the old one flushes when it retires.
+  const tracer =
+    tracingConfig && deps.exportTraces
+      ? scope.get(
+          'tracing:' + JSON.stringify(tracingConfig),
+          () =>
+            createTraceExporter(tracingConfig, {
+              logger: deps.eventLogger,
+              stats: deps.metrics?.tracing,
+              version: porticoVersion(),
+            }),
+          (exporter) => exporter.shutdown(),
+        )
+      : undefined;
+  const context = {
+    gateway: { tracingHeader: gw.tracing_header, tracer },
+    carryOver: scope.get.bind(scope),
+  };
   const routeDeps = { config, registry: deps.registry, scope, issues, context, complete, onError, metrics };
 
   const compiled: CompiledRoute[] = [];

@@ -120,6 +120,61 @@ export const GatewaySectionSchema = Type.Object(
         'Append gateway event lines to this file instead of stdout (relative to the config file; reopened on SIGUSR1). Restart to change.',
       ),
     ),
+    tracing: Type.Optional(
+      Type.Object(
+        {
+          otlp_endpoint: Type.String({
+            pattern: '^https?://[^\\s]+$',
+            'x-expected': 'an http:// or https:// URL such as http://otel-collector:4318/v1/traces',
+            description: 'OTLP/HTTP traces endpoint (JSON encoding). Setting it turns span export on.',
+          }),
+          sample_ratio: Type.Number({
+            minimum: 0,
+            maximum: 1,
+            default: 1,
+            'x-expected': 'a number from 0 to 1',
+            description:
+              'Head sampling: share of traces started here (or not following a parent) that are recorded.',
+          }),
+          parent_based: Type.Boolean({
+            default: true,
+            description: "Follow the sampled flag of the client's traceparent when there is one.",
+          }),
+          service_name: Type.String({
+            minLength: 1,
+            default: 'portico',
+            description: 'Resource service.name.',
+          }),
+          resource_attributes: Type.Record(Type.String({ minLength: 1 }), Type.String(), {
+            default: {},
+            description: 'Extra resource attributes, e.g. deployment.environment.name: production.',
+          }),
+          headers: Type.Record(Type.String({ pattern: HEADER_NAME_PATTERN }), Type.String(), {
+            default: {},
+            description: 'Headers sent to the collector (e.g. an API key; use ${VAR} for secrets).',
+          }),
+          timeout_ms: Millis('Time one export request may take.', 10_000),
+          flush_interval_ms: Millis('Spans are exported at least this often.', 2_000),
+          max_batch_size: Type.Integer({
+            minimum: 1,
+            maximum: 65_536,
+            default: 512,
+            description: 'Most spans per export request.',
+          }),
+          max_queue_size: Type.Integer({
+            minimum: 1,
+            maximum: 1_048_576,
+            default: 4_096,
+            description: 'Spans waiting for export; beyond this, new spans are dropped.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'OpenTelemetry span export. Absent: trace context is still propagated, nothing is exported.',
+        },
+      ),
+    ),
     access_log: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Write one JSON line per request.' }),
@@ -148,6 +203,26 @@ export const GatewaySectionSchema = Type.Object(
         ),
       },
       { additionalProperties: false, default: {} },
+    ),
+    metrics: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Record request metrics (process metrics are always on /metrics).',
+        }),
+        per_consumer: Type.Boolean({
+          default: false,
+          description:
+            'Count requests per authenticated consumer (portico_consumer_requests_total{consumer,status_class}).',
+        }),
+        per_consumer_limit: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 1_000,
+          description: 'Consumers with their own series; the rest are counted as consumer="(other)".',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'Prometheus metrics on the admin listener.' },
     ),
     trusted_proxies: Type.Array(
       Type.String({ 'x-expected': 'an IP address or CIDR such as "10.0.0.0/8"', format: 'cidr' }),
@@ -333,7 +408,6 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
     store: 'rate limiting',
     workers: 'multi-process workers',
     profile: 'edge/platform profiles',
-    tracing: 'observability',
   },
   upstream: {
     balance: 'load balancing',

@@ -4,6 +4,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterSeries } from './fast-metrics.js';
 import type { Exchange } from '../pipeline/exchange.js';
+import type { TracingStats } from './tracing.js';
 
 /** Request duration buckets in seconds: 1 ms to 30 s. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -12,6 +13,8 @@ const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']);
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+/** Label value for the consumers beyond the per-consumer counter's limit. */
+export const OTHER_CONSUMER = '(other)';
 /** Label value for requests no route matched. */
 export const NO_ROUTE = '(none)';
 
@@ -30,6 +33,14 @@ export interface GatewayMetrics {
   reloaded(result: 'ok' | 'failed', hash?: string): void;
   /** The config now serving. */
   configLoaded(hash: string): void;
+  /** Span export outcomes (portico_tracing_spans_total). */
+  readonly tracing: TracingStats;
+  /**
+   * The opt-in per-consumer request counter (`gateway.metrics.per_consumer`): a completion hook counting
+   * requests by consumer id and status class. At most `limit` consumers get their own series; the others
+   * are counted together under consumer="(other)", so a flood of identities cannot grow the scrape.
+   */
+  consumerRecorder(limit: number): (ex: Exchange) => void;
 }
 
 export function createGatewayMetrics(opts: {
@@ -98,6 +109,20 @@ export function createGatewayMetrics(opts: {
   });
   reloads.inc({ result: 'ok' }, 0);
   reloads.inc({ result: 'failed' }, 0);
+  const spans = new FastCounter(
+    'portico_tracing_spans_total',
+    'Spans handed to the OTLP exporter, by result (exported, failed).',
+    registry,
+  );
+  const spansExported = spans.series({ result: 'exported' });
+  const spansFailed = spans.series({ result: 'failed' });
+  let consumerSeries: Map<string, CounterSeries> | undefined;
+  const consumersSeen = new Set<string>();
+  const consumerRequests = new FastCounter(
+    'portico_consumer_requests_total',
+    'Requests by authenticated consumer and status class (opt-in, capped: the rest are consumer="(other)").',
+    registry,
+  );
 
   return {
     registry,
@@ -137,6 +162,28 @@ export function createGatewayMetrics(opts: {
           if (e === undefined) errorChildren.set(kind, (e = upstreamErrors.series({ route, kind })));
           e.inc();
         }
+      };
+    },
+    tracing: {
+      spansExported: (n) => spansExported.inc(n),
+      spansFailed: (n) => spansFailed.inc(n),
+    },
+    consumerRecorder(limit: number) {
+      // One map for the whole process: the cap holds across routes and reloads.
+      const seen = (consumerSeries ??= new Map());
+      return function recordConsumer(ex: Exchange): void {
+        if (ex.consumerId === '') return;
+        const cls = STATUS_CLASSES[Math.floor(ex.status / 100) - 1] ?? 'other';
+        const key = ex.consumerId + '\u0000' + cls;
+        let series = seen.get(key);
+        if (series === undefined) {
+          const known = consumersSeen.has(ex.consumerId) || consumersSeen.size < limit;
+          if (known) consumersSeen.add(ex.consumerId);
+          const consumer = known ? ex.consumerId : OTHER_CONSUMER;
+          series = consumerRequests.series({ consumer, status_class: cls });
+          if (known) seen.set(key, series);
+        }
+        series.inc();
       };
     },
     reloaded(result, hash) {

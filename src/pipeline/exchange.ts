@@ -59,6 +59,8 @@ export class Exchange {
   params: Readonly<Record<string, string>> = EMPTY_PARAMS;
   /** Name of the matched route ("" before routing). */
   routeName = '';
+  /** Id of the authenticated consumer ("" when anonymous). Set by authentication. */
+  consumerId = '';
 
   /** Status sent to the client (0 until sent). */
   status = 0;
@@ -66,6 +68,9 @@ export class Exchange {
   upstreamStatus = 0;
   /** Time from sending upstream to its response headers, ms (-1 when not asked). */
   upstreamLatencyMs = -1;
+  /** performance.now() when the upstream request was sent, and when its response ended or failed (-1: not yet). */
+  upstreamSentAt = -1;
+  upstreamEndedAt = -1;
   /** Named reason of a gateway-made response. */
   problem: string | undefined = undefined;
   /** The client connection (held here because undici clears req.socket once it has read the request body). */
@@ -92,6 +97,12 @@ export class Exchange {
   spanId = '';
   /** W3C trace flags, two hex digits. */
   traceFlags = '01';
+  /** The span id of the client's traceparent ("" when the gateway started the trace). */
+  parentSpanId = '';
+  /** Span id of the recorded upstream call ("" unless the request is sampled for export). */
+  upstreamSpanId = '';
+  /** The request is sampled: its spans are exported when it completes. */
+  traceSampled = false;
   private state: Map<StateKey<unknown>, unknown> | undefined = undefined;
 
   constructor(init: ExchangeInit) {

@@ -1,5 +1,6 @@
 // The policy contract: what a policy declares (definition) and what it does per request (instance).
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { TraceSink } from './trace-sink.js';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 
@@ -39,6 +40,8 @@ export interface CompileContext {
 export interface GatewaySettingsView {
   /** Header that carries the request's trace id, e.g. "X-Trace-Id". */
   readonly tracingHeader: string;
+  /** Span export, when `gateway.tracing` is configured. */
+  readonly tracer?: TraceSink | undefined;
 }
 
 /** What a policy declares: its config key, phase and schema. One per folder under src/policies/. */

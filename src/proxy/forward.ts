@@ -46,7 +46,7 @@ export function createForwarder(s: ForwardSettings): (ex: Exchange) => Promise<G
       const call = new UpstreamCall(ex, resolve, reject, toProblem);
       ex.upstreamCall = call;
       if (s.totalMs !== undefined) call.timer = setTimeout(onDeadline, s.totalMs, call);
-      call.sentAt = performance.now();
+      ex.upstreamSentAt = call.sentAt = performance.now();
       target.pool.dispatch(
         {
           method: ex.method as Dispatcher.HttpMethod,

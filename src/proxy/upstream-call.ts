@@ -149,6 +149,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   }
 
   private settle(): void {
+    if (this.ex.traceSampled) this.ex.upstreamEndedAt = performance.now();
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;

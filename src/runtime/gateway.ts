@@ -52,6 +52,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     accessLogger: opts.accessLogger,
     eventLogger: opts.eventLogger,
     metrics: opts.metrics,
+    exportTraces: true,
   };
   const first = buildSnapshotFromFile(opts.configFile, deps);
   if (!first.ok) throw new ConfigError(first.issues);

@@ -121,3 +121,26 @@ describe('metrics', () => {
     assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
   });
 });
+
+describe('metrics: request recording off', () => {
+  it('gateway.metrics.enabled: false records no request series; process metrics stay', async () => {
+    const up = await startUpstream();
+    const gw = await startTestGateway(
+      `gateway:\n  listen: "127.0.0.1:0"\n  admin: { listen: "127.0.0.1:0" }\n  metrics: { enabled: false }\nroutes:\n  - name: ok\n    path: /ok\n    upstream: ${up.url}\n`,
+    );
+    try {
+      for (let i = 0; i < 3; i++) await (await fetch(`${gw.url}/ok`)).text();
+      await new Promise((r) => setTimeout(r, 50));
+      const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+      assert.equal(
+        sample(text, 'portico_requests_total', { route: 'ok', method: 'GET', status_class: '2xx' }),
+        undefined,
+      );
+      assert.match(text, /^process_cpu_seconds_total /m);
+      assert.match(text, /^portico_config_info\{/m);
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Exchange } from '../../pipeline/exchange.js';
 import { gatewayResponse } from '../../pipeline/gateway-response.js';
 import type { Policy } from '../../pipeline/policy.js';
-import { parseTraceparent, requestId } from './index.js';
+import { parseTraceparent, requestId, withSampledFlag } from './index.js';
 import { testContext, testExchange } from '../../pipeline/testing.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -194,5 +194,81 @@ describe('request_id policy: echo', () => {
     const ex = runRequest(policy, []);
     assert.match(ex.headers.get('x-trace-id') ?? '', HEX32);
     assert.match(ex.headers.get('traceparent') ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+});
+
+describe('request_id with span export', () => {
+  /** A sink that decides by a fixed answer and keeps what it is asked to record. */
+  function sink(parentBased: boolean, decision: boolean) {
+    const recorded: Exchange[] = [];
+    const asked: string[] = [];
+    return {
+      recorded,
+      asked,
+      sink: {
+        parentBased,
+        sampleNew(id: string) {
+          asked.push(id);
+          return decision;
+        },
+        record(ex: Exchange) {
+          recorded.push(ex);
+        },
+      },
+    };
+  }
+  const policyWith = (s: ReturnType<typeof sink>['sink']) =>
+    requestId.create({ echo: true }, context('X-Trace-Id', s));
+
+  it('a sampled request sends the upstream a client span id and tells the client its server span', () => {
+    const s = sink(true, true);
+    const policy = policyWith(s.sink);
+    const ex = runRequest(policy, ['traceparent', `00-${TRACE}-${PARENT}-01`]);
+    assert.equal(ex.traceSampled, true);
+    assert.equal(ex.parentSpanId, PARENT);
+    assert.match(ex.upstreamSpanId, HEX16);
+    assert.notEqual(ex.upstreamSpanId, ex.spanId);
+    assert.equal(ex.headers.get('traceparent'), `00-${TRACE}-${ex.upstreamSpanId}-01`);
+    const res = gatewayResponse(200, {}, null);
+    policy.onResponse?.(ex, res);
+    assert.equal(res.headers['traceparent'], `00-${TRACE}-${ex.spanId}-01`);
+    assert.deepEqual(s.asked, [], 'a sampled parent decides: the ratio is not asked');
+    policy.onComplete?.(ex);
+    assert.deepEqual(s.recorded, [ex]);
+  });
+
+  it('an unsampled parent is followed when parent-based: flags 00, nothing recorded', () => {
+    const s = sink(true, true);
+    const policy = policyWith(s.sink);
+    const ex = runRequest(policy, ['traceparent', `00-${TRACE}-${PARENT}-00`]);
+    assert.equal(ex.traceSampled, false);
+    assert.equal(ex.headers.get('traceparent'), `00-${TRACE}-${ex.spanId}-00`);
+    policy.onComplete?.(ex);
+    assert.deepEqual(s.recorded, []);
+  });
+
+  it('not parent-based: the ratio decides even for a sampled parent, other flag bits are kept', () => {
+    const s = sink(false, false);
+    const policy = policyWith(s.sink);
+    const ex = runRequest(policy, ['traceparent', `00-${TRACE}-${PARENT}-03`]);
+    assert.deepEqual(s.asked, [TRACE]);
+    assert.equal(ex.traceFlags, '02');
+    assert.equal(ex.traceSampled, false);
+  });
+
+  it('a new trace is decided by the ratio on its own trace id', () => {
+    const s = sink(true, true);
+    const ex = runRequest(policyWith(s.sink), []);
+    assert.deepEqual(s.asked, [ex.w3cTraceId]);
+    assert.equal(ex.traceFlags, '01');
+    assert.equal(ex.parentSpanId, '');
+    assert.equal(ex.traceSampled, true);
+  });
+
+  it('withSampledFlag sets or clears only the sampled bit', () => {
+    assert.equal(withSampledFlag('00', true), '01');
+    assert.equal(withSampledFlag('01', false), '00');
+    assert.equal(withSampledFlag('ff', false), 'fe');
+    assert.equal(withSampledFlag('02', true), '03');
   });
 });

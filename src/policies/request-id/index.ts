@@ -63,6 +63,7 @@ export const requestId = definePolicy({
     const header = config.header ?? ctx.gateway.tracingHeader;
     const lower = header.toLowerCase();
     const echo = config.echo;
+    const sink = ctx.gateway.tracer;
     return {
       onRequest(ex: Exchange): void {
         const headers = ex.headers;
@@ -84,7 +85,24 @@ export const requestId = definePolicy({
         ex.w3cTraceId = w3c;
         ex.spanId = newSpanId();
         ex.traceId = clientId ?? w3c;
-        ex.traceparent = `00-${w3c}-${ex.spanId}-${ex.traceFlags}`;
+        if (sink === undefined) {
+          ex.traceparent = `00-${w3c}-${ex.spanId}-${ex.traceFlags}`;
+        } else {
+          const sampled =
+            parent !== undefined && sink.parentBased
+              ? (parseInt(parent.flags, 16) & 1) === 1
+              : sink.sampleNew(w3c);
+          ex.traceFlags = withSampledFlag(parent?.flags ?? '00', sampled);
+          if (sampled) {
+            // The upstream's parent is the gateway's client span of the call, itself a child of the server span.
+            ex.traceSampled = true;
+            if (parent) ex.parentSpanId = parent.parentId;
+            ex.upstreamSpanId = newSpanId();
+            ex.traceparent = `00-${w3c}-${ex.upstreamSpanId}-${ex.traceFlags}`;
+          } else {
+            ex.traceparent = `00-${w3c}-${ex.spanId}-${ex.traceFlags}`;
+          }
+        }
         // Append when the client sent none (no scan); replace otherwise.
         if (given === undefined) headers.append(header, ex.traceId);
         else headers.set(header, ex.traceId);
@@ -94,9 +112,24 @@ export const requestId = definePolicy({
       onResponse: echo
         ? (ex: Exchange, res: GatewayResponse): void => {
             res.headers[lower] = ex.traceId;
-            if (ex.traceparent !== '') res.headers['traceparent'] = ex.traceparent;
+            // The client is told the gateway's own (server) span, not the upstream call's.
+            if (ex.upstreamSpanId !== '')
+              res.headers['traceparent'] = `00-${ex.w3cTraceId}-${ex.spanId}-${ex.traceFlags}`;
+            else if (ex.traceparent !== '') res.headers['traceparent'] = ex.traceparent;
           }
         : undefined,
+      onComplete:
+        sink === undefined
+          ? undefined
+          : (ex: Exchange): void => {
+              if (ex.traceSampled) sink.record(ex);
+            },
     };
   },
 });
+
+/** Trace flags with the sampled bit (W3C Trace Context 3.2.2.5) set or cleared, other bits kept. */
+export function withSampledFlag(flags: string, sampled: boolean): string {
+  const bits = (parseInt(flags, 16) & 0xfe) | (sampled ? 1 : 0);
+  return bits < 16 ? '0' + bits.toString(16) : bits.toString(16);
+}
