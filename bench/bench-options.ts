@@ -1,6 +1,12 @@
 // Reads the benchmark's BENCH_* environment knobs once, with defaults and validation.
 
-export const SCENARIO_IDS = ['upstream', 'baseline', 'portico-pass', 'portico-policies'] as const;
+export const SCENARIO_IDS = [
+  'upstream',
+  'baseline',
+  'portico-pass',
+  'portico-observed',
+  'portico-policies',
+] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export type LoadGeneratorChoice = 'auto' | 'wrk' | 'autocannon';

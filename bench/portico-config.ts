@@ -1,23 +1,44 @@
 // Builds the Portico YAML configs the benchmark runs: pass-through, tracing + headers, N-route router.
 
-function gatewayHeader(port: number): string[] {
+function gatewayHeader(port: number, extra: readonly string[] = []): string[] {
   return [
     'version: 1',
     'gateway:',
     `  listen: "127.0.0.1:${port}"`,
     '  admin: { listen: "127.0.0.1:0" }',
+    ...extra,
     'routes:',
   ];
 }
 
 /**
- * Scenario 3: one catch-all route with no policies — the always-on trace policy is turned off, so this
- * measures the core (intake, forwarding headers, routing, proxying, access log). Scenario 4 turns it on.
+ * Scenario 3: one catch-all route with no policies and observability off (no trace policy, no access log,
+ * no request metrics), so this measures the core: intake, forwarding headers, routing, proxying.
  */
 export function passThroughConfig(port: number, upstreamPort: number): string {
   return [
     'defaults: { request_id: false }',
-    ...gatewayHeader(port),
+    ...gatewayHeader(port, ['  access_log: { enabled: false }', '  metrics: { enabled: false }']),
+    '  - name: bench',
+    '    path: /',
+    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Scenario 4: the same route with observability on as an operator runs it: request metrics, the access log,
+ * trace context (the load sends a traceparent) and span export configured with sampling off — the collector
+ * port is closed, and no span may be built, so any cost of tracing itself would show here.
+ */
+export function observedConfig(port: number, upstreamPort: number, collectorPort: number): string {
+  return [
+    ...gatewayHeader(port, [
+      '  tracing:',
+      `    otlp_endpoint: "http://127.0.0.1:${collectorPort}/v1/traces"`,
+      '    sample_ratio: 0',
+      '    parent_based: false',
+    ]),
     '  - name: bench',
     '    path: /',
     `    upstream: "http://127.0.0.1:${upstreamPort}"`,

@@ -23,6 +23,9 @@ export interface Target {
   readonly label: string;
   readonly scenario: ScenarioResult | undefined;
   readonly maxRatio: number;
+  /** What the ratio is taken against (default: the baseline). */
+  readonly reference?: ScenarioResult | undefined;
+  readonly referenceLabel?: string;
 }
 
 export type Verdict = 'PASS' | 'FAIL' | 'PENDING' | 'FAILED' | 'INVALID' | 'SKIPPED';
@@ -186,8 +189,8 @@ export function verdict(
 export function renderTargets(targets: readonly Target[], reference: ScenarioResult | undefined): string {
   return targets
     .map((t) => {
-      const v = verdict(t, reference);
-      return `- ${t.label} ≤ ${t.maxRatio}× baseline CPU/req: **${v.verdict}** (${v.detail})`;
+      const v = verdict(t, t.reference ?? reference);
+      return `- ${t.label} ≤ ${t.maxRatio}× ${t.referenceLabel ?? 'baseline'} CPU/req: **${v.verdict}** (${v.detail})`;
     })
     .join('\n');
 }

@@ -8,7 +8,13 @@ import { OptionError, readOptions, type BenchOptions, type ScenarioId } from './
 import { killAllNow, stopAll } from './child-processes.js';
 import { clockTicksPerSecond, procStatAvailable } from './cpu-usage.js';
 import { detectLoadGenerator } from './load-generator.js';
-import { passThroughConfig, policiesConfig, routerConfig, routerRequestPath } from './portico-config.js';
+import {
+  observedConfig,
+  passThroughConfig,
+  policiesConfig,
+  routerConfig,
+  routerRequestPath,
+} from './portico-config.js';
 import {
   oneLine,
   renderTable,
@@ -18,6 +24,7 @@ import {
   type ScenarioResult,
 } from './report.js';
 import {
+  freePort,
   measureRound,
   porticoMissingReason,
   startOwnServer,
@@ -37,6 +44,7 @@ const LABELS: Record<ScenarioId, string> = {
   upstream: 'upstream (direct)',
   baseline: 'baseline: node:http + undici.Pool',
   'portico-pass': 'Portico pass-through',
+  'portico-observed': 'Portico metrics + access log + tracing',
   'portico-policies': 'Portico tracing + headers',
 };
 
@@ -64,6 +72,13 @@ async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPort: numb
     case 'portico-pass':
       if (missing !== null) return pending(id, LABELS[id], missing);
       return startPortico(ctx, result, (port) => passThroughConfig(port, upstreamPort), '/', {});
+    case 'portico-observed': {
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      const collectorPort = await freePort();
+      return startPortico(ctx, result, (port) => observedConfig(port, upstreamPort, collectorPort), '/', {
+        traceparent: TRACEPARENT,
+      });
+    }
     case 'portico-policies':
       if (missing !== null) return pending(id, LABELS[id], missing);
       return startPortico(ctx, result, (port) => policiesConfig(port, upstreamPort), '/', {
@@ -130,6 +145,13 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
           label: 'Portico pass-through',
           scenario: results.find((r) => r.id === 'portico-pass'),
           maxRatio: 1.15,
+        },
+        {
+          label: 'Portico metrics + access log + tracing (sampling off)',
+          scenario: results.find((r) => r.id === 'portico-observed'),
+          maxRatio: 1.1,
+          reference: results.find((r) => r.id === 'portico-pass'),
+          referenceLabel: 'pass-through',
         },
         {
           label: 'Portico with tracing + headers',

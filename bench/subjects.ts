@@ -53,7 +53,8 @@ export function porticoMissingReason(): string | null {
   return `Portico is not built yet (${shown} not found)`;
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on right now (bound, then released). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
