@@ -4,6 +4,7 @@ export const SCENARIO_IDS = [
   'upstream',
   'baseline',
   'portico-pass',
+  'portico-quiet',
   'portico-observed',
   'portico-policies',
 ] as const;

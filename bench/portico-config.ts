@@ -27,7 +27,22 @@ export function passThroughConfig(port: number, upstreamPort: number): string {
 }
 
 /**
- * Scenario 4: the same route with observability on as an operator runs it: request metrics, the access log,
+ * Scenario 4: the reference for the cost of observability — the gateway as configured by default (the trace
+ * context policy is always on: every response and problem carries a trace id) with the observability outputs
+ * off: no access log, no request metrics, no span export.
+ */
+export function quietConfig(port: number, upstreamPort: number): string {
+  return [
+    ...gatewayHeader(port, ['  access_log: { enabled: false }', '  metrics: { enabled: false }']),
+    '  - name: bench',
+    '    path: /',
+    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Scenario 5: the same route with observability on as an operator runs it: request metrics, the access log,
  * trace context (the load sends a traceparent) and span export configured with sampling off — the collector
  * port is closed, and no span may be built, so any cost of tracing itself would show here.
  */
@@ -46,7 +61,7 @@ export function observedConfig(port: number, upstreamPort: number, collectorPort
   ].join('\n');
 }
 
-/** Scenario 4: the same route with tracing (request_id, on by default; the load sends a traceparent) and header edits. */
+/** Scenario 6: the same route with tracing (request_id, on by default; the load sends a traceparent) and header edits. */
 export function policiesConfig(port: number, upstreamPort: number): string {
   return [
     ...gatewayHeader(port),

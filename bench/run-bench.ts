@@ -10,6 +10,7 @@ import { clockTicksPerSecond, procStatAvailable } from './cpu-usage.js';
 import { detectLoadGenerator } from './load-generator.js';
 import {
   observedConfig,
+  quietConfig,
   passThroughConfig,
   policiesConfig,
   routerConfig,
@@ -44,6 +45,7 @@ const LABELS: Record<ScenarioId, string> = {
   upstream: 'upstream (direct)',
   baseline: 'baseline: node:http + undici.Pool',
   'portico-pass': 'Portico pass-through',
+  'portico-quiet': 'Portico default route, observability off',
   'portico-observed': 'Portico metrics + access log + tracing',
   'portico-policies': 'Portico tracing + headers',
 };
@@ -72,6 +74,11 @@ async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPort: numb
     case 'portico-pass':
       if (missing !== null) return pending(id, LABELS[id], missing);
       return startPortico(ctx, result, (port) => passThroughConfig(port, upstreamPort), '/', {});
+    case 'portico-quiet':
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      return startPortico(ctx, result, (port) => quietConfig(port, upstreamPort), '/', {
+        traceparent: TRACEPARENT,
+      });
     case 'portico-observed': {
       if (missing !== null) return pending(id, LABELS[id], missing);
       const collectorPort = await freePort();
@@ -150,8 +157,8 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
           label: 'Portico metrics + access log + tracing (sampling off)',
           scenario: results.find((r) => r.id === 'portico-observed'),
           maxRatio: 1.1,
-          reference: results.find((r) => r.id === 'portico-pass'),
-          referenceLabel: 'pass-through',
+          reference: results.find((r) => r.id === 'portico-quiet'),
+          referenceLabel: 'the default route with observability off',
         },
         {
           label: 'Portico with tracing + headers',

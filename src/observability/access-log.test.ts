@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Exchange } from '../pipeline/exchange.js';
 import { DEFAULT_REDACTED_QUERY_PARAMS, type AccessLogField } from '../config/schema.js';
-import { createAccessLog, createQueryRedactor, round3 } from './access-log.js';
+import { createAccessLog, createQueryRedactor, quoted, round3 } from './access-log.js';
 import { createAccessLogger } from './logger.js';
 
 function fakeExchange(over: Partial<Record<string, unknown>> = {}): Exchange {
@@ -215,5 +215,16 @@ describe('query redaction', () => {
     assert.equal(redact(q), q);
     assert.equal(createQueryRedactor([])('token=abc'), 'token=abc');
     assert.equal(createQueryRedactor(['Session'])('session=abc&token=x'), 'session=[redacted]&token=x');
+  });
+});
+
+describe('access lines are ASCII', () => {
+  it('escapes every non-ASCII character of client-chosen values, and the line still parses to the original', () => {
+    const values = ['/caf\u00e9', '/\u{1F600}/x', '/\u2028"q"\\', '/plain'];
+    for (const v of values) {
+      const q = quoted(v);
+      assert.match(q, /^[\x20-\x7e]*$/, `${JSON.stringify(v)} → ${q}`);
+      assert.equal(JSON.parse(q), v);
+    }
   });
 });

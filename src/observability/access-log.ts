@@ -1,5 +1,5 @@
 // One JSON line per request, with the fields the config chose, in that order. The field list, the sampling
-// and the redacted query parameters are compiled into an array of extractors at load time. Request and
+// and the redacted query parameters are compiled into field codes at load time. Request and
 // response bodies, Authorization, Cookie and API key headers are never among the fields, so they can never
 // be logged; credentials in the query string are replaced by [redacted].
 import type { AccessLogger } from './logger.js';
@@ -9,72 +9,149 @@ import type { Exchange } from '../pipeline/exchange.js';
 /** What createAccessLog reads from `gateway.access_log`. */
 export type AccessLogSettings = Pick<GatewaySection['access_log'], 'fields' | 'sample' | 'redact'>;
 
-/** Returns the field's JSON value text, or undefined to leave the field out. */
-type Extractor = (ex: Exchange, now: number) => string | undefined;
-
 /** Milliseconds with three decimals, formatted from integer microseconds (much cheaper than a double's dtoa). */
 export function round3(ms: number): string {
   const us = Math.round(ms * 1000);
   const frac = us % 1000;
   return `${(us - frac) / 1000}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
-/** For values that can only hold characters JSON never escapes (methods, ids, addresses, route names). */
-const plain = (v: string) => '"' + v + '"';
-/** For values a client chose (path, query, host, user agent). */
-const quoted = (v: string) => JSON.stringify(v);
 
-/** ISO timestamps change once a millisecond; requests in the same millisecond share the string. */
-let lastMs = 0;
-let lastIso = '';
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = '"' + new Date(ms).toISOString() + '"';
-  }
-  return lastIso;
+/** Characters JSON must escape, and anything beyond ASCII. */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+const NON_ASCII = /[\u007f-\uffff]/g;
+const toUnicodeEscape = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
+/**
+ * A JSON string literal in pure ASCII, for values a client chose (path, query, host, user agent): lines are
+ * ASCII so the access logger can copy them byte for byte. Plain values skip JSON.stringify.
+ */
+export function quoted(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return '"' + v + '"';
+  return JSON.stringify(v).replace(NON_ASCII, toUnicodeEscape);
 }
 
-/** Every field but `query`, which createAccessLog builds with the config's redacted parameters. */
-const EXTRACTORS: Readonly<Record<Exclude<AccessLogField, 'query'>, Extractor>> = {
-  timestamp: isoNow,
-  method: (ex) => plain(ex.method),
-  path: (ex) => quoted(ex.path),
-  host: (ex) => quoted(ex.host),
-  route: (ex) => (ex.routeName === '' ? undefined : plain(ex.routeName)),
-  status: (ex) => String(ex.status),
-  upstream: (ex) => (ex.upstreamTarget === '' ? undefined : quoted(ex.upstreamTarget)),
-  upstream_status: (ex) => (ex.upstreamStatus === 0 ? undefined : String(ex.upstreamStatus)),
-  latency_ms: (ex, now) => round3(now - ex.startedAt),
-  upstream_latency_ms: (ex) => (ex.upstreamLatencyMs < 0 ? undefined : round3(ex.upstreamLatencyMs)),
-  trace_id: (ex) => plain(ex.traceId),
-  span_id: (ex) => (ex.spanId === '' ? undefined : plain(ex.spanId)),
-  client_ip: (ex) => plain(ex.clientIp),
-  bytes_sent: (ex) => String(ex.socket.bytesWritten - ex.socketWrittenAtStart),
-  bytes_received: (ex) => String(ex.socket.bytesRead - ex.socketReadAtStart),
-  user_agent: (ex) => {
-    const ua = ex.req.headers['user-agent'];
-    return ua === undefined ? undefined : quoted(ua);
-  },
-  protocol: (ex) => plain(`HTTP/${ex.req.httpVersion}`),
+/**
+ * ISO timestamps: under load nearly every request lands in a new millisecond, so the string is cached per
+ * second ("2026-11-28T06:19:37.") and only the milliseconds are appended.
+ */
+let lastSecond = -1;
+let secondPrefix = '';
+function isoNow(): string {
+  const ms = Date.now();
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    secondPrefix = '"' + new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const frac = ms - second * 1000;
+  return secondPrefix + (frac < 10 ? '00' : frac < 100 ? '0' : '') + frac + 'Z"';
+}
+
+/** Field codes: the line is built by one function switching on them (one call site, no per-field closures). */
+const CODES: Readonly<Record<AccessLogField, number>> = {
+  timestamp: 0,
+  method: 1,
+  path: 2,
+  query: 3,
+  host: 4,
+  route: 5,
+  status: 6,
+  upstream: 7,
+  upstream_status: 8,
+  latency_ms: 9,
+  upstream_latency_ms: 10,
+  trace_id: 11,
+  span_id: 12,
+  client_ip: 13,
+  bytes_sent: 14,
+  bytes_received: 15,
+  user_agent: 16,
+  protocol: 17,
 };
 
 export function createAccessLog(settings: AccessLogSettings, logger: AccessLogger): (ex: Exchange) => void {
   const { fields, sample } = settings;
   const redact = createQueryRedactor(settings.redact);
-  const query: Extractor = (ex) => (ex.query === '' ? undefined : quoted(redact(ex.query)));
-  const keys = fields.map((f) => `,"${f}":`);
-  const extractors = fields.map((f) => (f === 'query' ? query : EXTRACTORS[f]));
+  const keys = fields.map((f) => `"${f}":`);
+  const codes = Int32Array.from(fields, (f) => CODES[f]);
+  const n = codes.length;
   function writeAccessLine(ex: Exchange): void {
-    const now = performance.now();
     let line = '';
-    for (let i = 0; i < extractors.length; i++) {
-      const v = extractors[i]!(ex, now);
-      if (v !== undefined) line += keys[i]! + v;
+    let sep = '{';
+    for (let i = 0; i < n; i++) {
+      let v: string | undefined;
+      switch (codes[i]) {
+        case 0:
+          v = isoNow();
+          break;
+        case 1:
+          v = '"' + ex.method + '"';
+          break;
+        case 2:
+          v = quoted(ex.path);
+          break;
+        case 3:
+          if (ex.query !== '') v = quoted(redact(ex.query));
+          break;
+        case 4:
+          v = quoted(ex.host);
+          break;
+        case 5:
+          if (ex.routeName !== '') v = '"' + ex.routeName + '"';
+          break;
+        case 6:
+          v = '' + ex.status;
+          break;
+        case 7:
+          if (ex.upstreamTarget !== '') v = quoted(ex.upstreamTarget);
+          break;
+        case 8:
+          if (ex.upstreamStatus !== 0) v = '' + ex.upstreamStatus;
+          break;
+        case 9:
+          v = round3(performance.now() - ex.startedAt);
+          break;
+        case 10:
+          if (ex.upstreamLatencyMs >= 0) v = round3(ex.upstreamLatencyMs);
+          break;
+        case 11:
+          v = '"' + ex.traceId + '"';
+          break;
+        case 12:
+          if (ex.spanId !== '') v = '"' + ex.spanId + '"';
+          break;
+        case 13:
+          v = '"' + ex.clientIp + '"';
+          break;
+        case 14:
+          v = '' + (ex.socket.bytesWritten - ex.socketWrittenAtStart);
+          break;
+        case 15:
+          v = '' + (ex.socket.bytesRead - ex.socketReadAtStart);
+          break;
+        case 16: {
+          const ua = ex.req.headers['user-agent'];
+          if (ua !== undefined) v = quoted(ua);
+          break;
+        }
+        case 17:
+          v = '"HTTP/' + ex.req.httpVersion + '"';
+          break;
+      }
+      if (v !== undefined) {
+        line += sep + keys[i]! + v;
+        sep = ',';
+      }
     }
-    if (ex.problem !== undefined) line += ',"problem":"' + ex.problem + '"';
-    if (!ex.res.writableFinished) line += ',"aborted":true';
-    logger.write(line === '' ? '{}' : '{' + line.slice(1) + '}');
+    if (ex.problem !== undefined) {
+      line += sep + '"problem":"' + ex.problem + '"';
+      sep = ',';
+    }
+    if (!ex.res.writableFinished) {
+      line += sep + '"aborted":true';
+      sep = ',';
+    }
+    logger.write(sep === '{' ? '{}' : line + '}');
   }
   // Chosen here, so that logging every request (the default) costs nothing more per request.
   if (sample >= 1) return writeAccessLine;

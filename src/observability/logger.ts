@@ -9,18 +9,35 @@ export type { Logger };
 
 export interface LogDestination {
   write(line: string): unknown;
+  /** Takes a batch of bytes as is (the access log's batches), when the destination can. */
+  writeBytes?(chunk: Buffer): unknown;
   flushSync?(): void;
 }
 
-let stdoutDestination: ReturnType<typeof pino.destination> | undefined;
+/**
+ * Writers (stdout, files) are SonicBoom streams in buffer mode: the access log's batches go through without a
+ * single conversion, where a string would be measured twice, appended to a rope and encoded on the way out.
+ * Event lines (a few per minute) are encoded when written.
+ */
+function bytesWriter(file: SonicBoom): LogDestination {
+  return {
+    write: (line) => file.write(Buffer.from(line) as unknown as string),
+    writeBytes: (chunk) => file.write(chunk as unknown as string),
+    flushSync: () => file.flushSync(),
+  };
+}
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+let stdoutDestination: LogDestination | undefined;
 
 /** The shared async stdout writer (created on first use, flushed on exit). */
 export function stdoutSink(): LogDestination {
   if (!stdoutDestination) {
-    stdoutDestination = pino.destination({ dest: 1, sync: false });
+    const stdout = pino.destination({ dest: 1, sync: false, contentMode: 'buffer' });
+    stdoutDestination = bytesWriter(stdout);
     process.once('exit', () => {
       try {
-        stdoutDestination?.flushSync();
+        stdout.flushSync();
       } catch {
         // stdout already closed
       }
@@ -53,7 +70,7 @@ export function createEventLogger(level: string, destination: LogDestination = s
   );
 }
 
-/** Takes access lines (complete JSON objects, no newline) and writes them in batches. */
+/** Takes access lines (complete JSON objects in ASCII, no newline) and writes them in batches. */
 export interface AccessLogger {
   write(jsonLine: string): void;
   /** Writes what is pending now. */
@@ -69,38 +86,49 @@ process.once('exit', () => {
 });
 
 /** A batch is written when it reaches this size, or after FLUSH_INTERVAL_MS at the latest. */
-const BATCH_BYTES = 64 * 1024;
+const BATCH_BYTES = 32 * 1024;
 const FLUSH_INTERVAL_MS = 100;
 
 /**
- * Lines are copied into one buffer and written in batches (at 64 KiB, or every 100 ms): under load one write
- * serves hundreds of requests, and no log string lives long enough to be promoted out of V8's young
- * generation. A timer rather than setImmediate, because an immediate keeps the event loop from blocking in
- * poll and so splits the socket work of busy turns into many small ones.
+ * Lines are copied into one buffer and written in batches (at 32 KiB, or every 100 ms): under load one write
+ * serves a hundred requests or more, and no log string lives long enough to be promoted out of V8's young
+ * generation. Access lines are pure ASCII (createAccessLog escapes anything else), so each is copied with a
+ * one-byte write — no UTF-8 encoding, no flattening of the line's rope — and a batch leaves as one flat
+ * one-byte string, which the writer measures and writes without another conversion. (Appending lines to a
+ * string instead measured about 1.5 µs per request more in place: the batch's rope of thousands of pieces is
+ * flattened and encoded when written.) A timer rather than setImmediate, because an immediate keeps the
+ * event loop from blocking in poll and so splits the socket work of busy turns into many small ones.
  */
 export function createAccessLogger(destination: LogDestination = stdoutSink()): AccessLogger {
-  const batch = Buffer.allocUnsafe(BATCH_BYTES);
+  let batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
   let used = 0;
   const flush = () => {
     if (used === 0) return;
-    const chunk = batch.toString('utf8', 0, used);
-    used = 0;
-    destination.write(chunk);
+    if (destination.writeBytes) {
+      // The writer keeps the bytes until they are written: the next lines go to a new buffer.
+      const chunk = batch.subarray(0, used);
+      batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+      used = 0;
+      destination.writeBytes(chunk);
+    } else {
+      const chunk = batch.toString('latin1', 0, used);
+      used = 0;
+      destination.write(chunk);
+    }
   };
   const timer = setInterval(flush, FLUSH_INTERVAL_MS);
   timer.unref();
   openAccessLoggers.add(flush);
   return {
-    write(jsonLine) {
-      // A line is at most a few hundred bytes; one that cannot fit even an empty batch goes on its own.
-      if (used + jsonLine.length * 3 + 1 > BATCH_BYTES) {
+    write(asciiLine) {
+      if (used + asciiLine.length + 1 > BATCH_BYTES) {
         flush();
-        if (jsonLine.length * 3 + 1 > BATCH_BYTES) {
-          destination.write(jsonLine + '\n');
+        if (asciiLine.length + 1 > BATCH_BYTES) {
+          destination.write(asciiLine + '\n');
           return;
         }
       }
-      used += batch.write(jsonLine, used);
+      used += batch.write(asciiLine, used, 'latin1');
       batch[used++] = 10;
     },
     flush,
@@ -145,6 +173,12 @@ export function createLogSinks(fallback: LogDestination = stdoutSink()): LogSink
   const events = switchable(fallback);
   const access = switchable(fallback);
   const files = new Map<string, LogFile>();
+  const writers = new WeakMap<LogFile, LogDestination>();
+  const writerOf = (file: LogFile): LogDestination => {
+    let w = writers.get(file);
+    if (!w) writers.set(file, (w = bytesWriter(file)));
+    return w;
+  };
   /** Reopens not finished yet: closing waits for them (SonicBoom drops a reopen once it is ending). */
   const reopening = new Map<LogFile, Promise<void>>();
   const open = (path: string): LogFile => {
@@ -160,8 +194,8 @@ export function createLogSinks(fallback: LogDestination = stdoutSink()): LogSink
     events,
     access,
     useFiles(paths) {
-      if (paths.events !== undefined) events.target = open(paths.events);
-      if (paths.access !== undefined) access.target = open(paths.access);
+      if (paths.events !== undefined) events.target = writerOf(open(paths.events));
+      if (paths.access !== undefined) access.target = writerOf(open(paths.access));
     },
     reopen() {
       for (const file of files.values()) {
@@ -191,6 +225,8 @@ function switchable(initial: LogDestination): LogDestination & { target: LogDest
   const d = {
     target: initial,
     write: (line: string) => d.target.write(line),
+    writeBytes: (chunk: Buffer) =>
+      d.target.writeBytes ? d.target.writeBytes(chunk) : d.target.write(chunk.toString('latin1')),
     flushSync: () => d.target.flushSync?.(),
   };
   return d;
@@ -202,7 +238,13 @@ function switchable(initial: LogDestination): LogDestination & { target: LogDest
  */
 function openLogFile(path: string): LogFile {
   checkWritable(path);
-  const file = pino.destination({ dest: path, append: true, mkdir: true, sync: false });
+  const file = pino.destination({
+    dest: path,
+    append: true,
+    mkdir: true,
+    sync: false,
+    contentMode: 'buffer',
+  });
   // A failing disk must not stop the gateway: say so once on stderr (again only after a reopen succeeded).
   let reported = false;
   file.on('error', (err: unknown) => {

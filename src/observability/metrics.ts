@@ -11,7 +11,31 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 /** Gateway-added time is small: 50 µs to 250 ms. */
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25];
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']);
+const METHOD_LIST = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'OTHER'];
+
+/** Index in METHOD_LIST; anything unlisted is OTHER. */
+function methodIndex(method: string): number {
+  switch (method) {
+    case 'GET':
+      return 0;
+    case 'HEAD':
+      return 1;
+    case 'POST':
+      return 2;
+    case 'PUT':
+      return 3;
+    case 'PATCH':
+      return 4;
+    case 'DELETE':
+      return 5;
+    case 'OPTIONS':
+      return 6;
+    case 'TRACE':
+      return 7;
+    default:
+      return 8;
+  }
+}
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 /** Label value for the consumers beyond the per-consumer counter's limit. */
 export const OTHER_CONSUMER = '(other)';
@@ -131,16 +155,23 @@ export function createGatewayMetrics(opts: {
       const total = duration.series({ route });
       const upstream = upstreamDuration.series({ route });
       const added = gatewayDuration.series({ route });
-      // Counter series by method and class, resolved on first use (the method set is fixed).
-      const children = new Map<string, CounterSeries>();
+      // Counter series by method and class, resolved on first use, in a flat table (no key strings).
+      const children: (CounterSeries | undefined)[] = new Array<CounterSeries | undefined>(
+        METHOD_LIST.length * 6,
+      );
       const errorChildren = new Map<string, CounterSeries>();
       return function recordRequest(ex: Exchange): void {
-        const method = METHODS.has(ex.method) ? ex.method : 'OTHER';
-        const cls = STATUS_CLASSES[Math.floor(ex.status / 100) - 1] ?? 'other';
-        const key = method + cls;
-        let child = children.get(key);
+        const m = methodIndex(ex.method);
+        const c = Math.floor(ex.status / 100) - 1;
+        const cls = c >= 0 && c < 5 ? c : 5;
+        const slot = m * 6 + cls;
+        let child = children[slot];
         if (child === undefined)
-          children.set(key, (child = requests.series({ route, method, status_class: cls })));
+          children[slot] = child = requests.series({
+            route,
+            method: METHOD_LIST[m]!,
+            status_class: STATUS_CLASSES[cls] ?? 'other',
+          });
         child.inc();
         const seconds = (performance.now() - ex.startedAt) / 1000;
         total.observe(seconds);

@@ -23,8 +23,6 @@ export const schema = Type.Object(
 
 /** A client-chosen trace id is kept only when it is short and plain. */
 const VALID_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
-/** W3C Trace Context 3.2: version-traceid-parentid-flags. */
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-[^\s]*)?$/;
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
 const HEX32 = /^[0-9a-f]{32}$/;
@@ -35,22 +33,38 @@ export interface TraceParent {
   readonly flags: string;
 }
 
-/** Parses a traceparent header; undefined when invalid (W3C Trace Context 3.2.2–3.2.4). */
+/** Lowercase hex digits only (W3C Trace Context ids and flags). */
+function isLowerHex(v: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = v.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses a traceparent header; undefined when invalid (W3C Trace Context 3.2.2–3.2.4). Scanned by hand: it
+ * runs on every request, and a regular expression with captures allocates a match and five strings.
+ */
 export function parseTraceparent(value: string | undefined): TraceParent | undefined {
   if (value === undefined) return undefined;
-  const m = TRACEPARENT.exec(value.trim());
-  if (!m) return undefined;
-  const [, version, traceId, parentId, flags, rest] = m as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string?,
-  ];
-  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  let v = value;
+  if (v.length !== 55 || v.charCodeAt(0) <= 0x20 || v.charCodeAt(54) <= 0x20) v = v.trim();
+  // version "-" trace-id "-" parent-id "-" flags: 2 + 1 + 32 + 1 + 16 + 1 + 2 = 55 characters.
+  if (v.length < 55) return undefined;
+  if (v.charCodeAt(2) !== 0x2d || v.charCodeAt(35) !== 0x2d || v.charCodeAt(52) !== 0x2d) return undefined;
+  if (!isLowerHex(v, 0, 2) || !isLowerHex(v, 3, 35) || !isLowerHex(v, 36, 52) || !isLowerHex(v, 53, 55))
+    return undefined;
+  const version = v.slice(0, 2);
+  if (version === 'ff') return undefined;
+  if (v.length > 55) {
+    // Version 00 has exactly these fields; a later version may append "-" and more (3.2.4).
+    if (version === '00' || v.charCodeAt(55) !== 0x2d || /\s/.test(v)) return undefined;
+  }
+  const traceId = v.slice(3, 35);
+  const parentId = v.slice(36, 52);
   if (traceId === ZERO_TRACE || parentId === ZERO_SPAN) return undefined;
-  return { traceId, parentId, flags };
+  return { traceId, parentId, flags: v.slice(53, 55) };
 }
 
 export const requestId = definePolicy({
@@ -130,6 +144,7 @@ export const requestId = definePolicy({
 
 /** Trace flags with the sampled bit (W3C Trace Context 3.2.2.5) set or cleared, other bits kept. */
 export function withSampledFlag(flags: string, sampled: boolean): string {
+  if (flags === '00' || flags === '01') return sampled ? '01' : '00';
   const bits = (parseInt(flags, 16) & 0xfe) | (sampled ? 1 : 0);
   return bits < 16 ? '0' + bits.toString(16) : bits.toString(16);
 }
