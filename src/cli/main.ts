@@ -4,6 +4,8 @@ import { runServe } from './commands/serve.js';
 import { runValidate } from './commands/validate.js';
 import { runRoutes } from './commands/routes.js';
 import { runDemo } from './commands/demo.js';
+import { runHashKey } from './commands/hash-key.js';
+import { runHashPassword } from './commands/hash-password.js';
 import { porticoVersion as version } from '../version.js';
 
 export interface Command {
@@ -17,6 +19,8 @@ const commands: Record<string, Command> = {
   validate: runValidate,
   routes: runRoutes,
   demo: runDemo,
+  'hash-key': runHashKey,
+  'hash-password': runHashPassword,
 };
 
 function mainHelp(): string {
