@@ -133,9 +133,12 @@ describe('buildSnapshot: the seed forms load unchanged', () => {
       assert.equal(s.ingress.maxUrlLength, 8_192);
       assert.deepEqual(
         s.routes.map((r) => r.policyNames),
-        [['request_id'], ['request_id']],
+        [
+          ['request_id', 'identity_headers'],
+          ['request_id', 'identity_headers'],
+        ],
       );
-      assert.deepEqual(s.system.policyNames, ['request_id']);
+      assert.deepEqual(s.system.policyNames, ['request_id', 'identity_headers']);
     }));
 
   it('compiles the full form: match conditions, a named upstream and strip_prefix', () => {
@@ -514,7 +517,7 @@ describe('buildSnapshot: policies in a full config', () => {
   it('headers: response Host and ordinary headers are accepted', () =>
     withSnapshot(
       'routes:\n  - name: r\n    upstream: http://a:1\n    headers: { request: { set: { X-Gateway: portico } }, response: { set: { Host: x } } }\n',
-      (s) => assert.deepEqual(s.routes[0]!.policyNames, ['request_id', 'headers']),
+      (s) => assert.deepEqual(s.routes[0]!.policyNames, ['request_id', 'identity_headers', 'headers']),
     ));
 
   it('a route inherits a policy from defaults unless it sets its own', () =>
@@ -531,19 +534,19 @@ describe('buildSnapshot: policies in a full config', () => {
       ].join('\n'),
       (s) => {
         const [inherits, own] = s.routes;
-        assert.deepEqual(inherits?.policyNames, ['request_id', 'headers']);
+        assert.deepEqual(inherits?.policyNames, ['request_id', 'identity_headers', 'headers']);
         assert.equal(
           inherits?.pipeline.response.length,
           2,
           'request_id echo and the inherited response edit',
         );
-        assert.deepEqual(own?.policyNames, ['request_id', 'headers']);
+        assert.deepEqual(own?.policyNames, ['request_id', 'identity_headers', 'headers']);
         assert.equal(
           own?.pipeline.response.length,
           1,
           'only request_id: its own headers edit the request only',
         );
-        assert.equal(own?.pipeline.request.length, 2);
+        assert.equal(own?.pipeline.request.length, 3, 'request_id, identity_headers, headers');
       },
     ));
 });
@@ -586,9 +589,9 @@ describe('turning a policy off with false', () => {
     );
     assert.ok(result.ok);
     const names = Object.fromEntries(result.snapshot.routes.map((r) => [r.name, r.policyNames]));
-    assert.deepEqual(names.a, []);
-    assert.deepEqual(names.b, ['request_id']);
-    assert.deepEqual(result.snapshot.system.policyNames, []);
+    assert.deepEqual(names.a, ['identity_headers']);
+    assert.deepEqual(names.b, ['request_id', 'identity_headers']);
+    assert.deepEqual(result.snapshot.system.policyNames, ['identity_headers']);
     await deps.resources.release(result.snapshot.resources, false);
   });
 });

@@ -1,14 +1,16 @@
 // load → validate → compile: the one code path behind `validate`, `routes`, `serve` and every reload.
 // Pure apart from creating (not connecting) upstream pools; reports every issue at once.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createTraceExporter } from '../observability/tracing.js';
 import { porticoVersion } from '../version.js';
 import { isIP } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { TObject } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { AccessLogger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { type ConfigIssue, formatIssue } from '../config/config-issue.js';
+import { type ConfigIssue, formatIssue, type IssueCollector } from '../config/config-issue.js';
 import { type Env, type LoadedSource, loadConfigFile, parseConfigText } from '../config/load-config.js';
 import { applyEnvOverrides, normalizeMatch } from '../config/normalize-config.js';
 import { buildConfigSchema, type GatewayConfig } from '../config/schema.js';
@@ -61,6 +63,21 @@ export function buildSnapshotFromFile(file: string, deps: BuildDeps): BuildResul
 
 export function buildSnapshotFromText(text: string, file: string, deps: BuildDeps): BuildResult {
   return buildSnapshot(parseConfigText(text, file, deps.env), deps);
+}
+
+/** sha256 over the inputs' paths and contents ("" when there are none); a missing file counts as empty. */
+export function digestInputs(paths: readonly string[]): string {
+  if (paths.length === 0) return '';
+  const h = createHash('sha256');
+  for (const p of paths) {
+    h.update(p + '\0');
+    try {
+      h.update(readFileSync(p));
+    } catch {
+      h.update('\0missing');
+    }
+  }
+  return h.digest('hex');
 }
 
 export function hashConfigText(text: string): string {
@@ -118,14 +135,26 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
           (exporter) => exporter.shutdown(),
         )
       : undefined;
+  const sections = config as unknown as Readonly<Record<string, unknown>>;
+  const inputs = new Set<string>();
+  const eventLog = deps.eventLogger;
   const context = {
     gateway: { tracingHeader: gw.tracing_header, tracer },
     carryOver: scope.get.bind(scope),
+    section: (name: string) => sections[name],
+    baseDir: dirname(resolvePath(source.file)),
+    watchInput: (path: string) => void inputs.add(path),
+    log: {
+      info: (fields: Readonly<Record<string, unknown>>, message: string) => eventLog?.info(fields, message),
+      warn: (fields: Readonly<Record<string, unknown>>, message: string) => eventLog?.warn(fields, message),
+      error: (fields: Readonly<Record<string, unknown>>, message: string) => eventLog?.error(fields, message),
+    },
   };
   const routeDeps = { config, registry: deps.registry, scope, issues, context, complete, onError, metrics };
 
   const compiled: CompiledRoute[] = [];
-  config.routes.forEach((route, i) => {
+  config.routes.forEach((raw, i) => {
+    const route = normalizeRouteAuth(raw, i, config, issues);
     const match = normalizeMatch(route, i, issues);
     const c = compileRoute(route, i, match, routeDeps);
     if (c) compiled.push(c);
@@ -195,6 +224,8 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     },
     resources: scope,
     warnings: issues.issues.filter((i) => i.severity === 'warning').map(formatIssue),
+    inputs: [...inputs],
+    inputsDigest: digestInputs([...inputs]),
   };
   return { ok: true, snapshot, issues: issues.issues };
 }
@@ -212,4 +243,57 @@ export function isLoopbackListen(listen: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
+}
+
+/**
+ * The brief's `auth_required: true` becomes `auth:` with every configured method (the `default` JWT config,
+ * API keys and Basic when consumers have them); a route-level `forward_token: true` joins the auth object.
+ */
+function normalizeRouteAuth(
+  route: GatewayConfig['routes'][number],
+  index: number,
+  config: GatewayConfig,
+  issues: IssueCollector,
+): GatewayConfig['routes'][number] {
+  const r = route as typeof route & { auth?: unknown };
+  let authValue = r.auth;
+  if (route.auth_required === true && authValue === undefined) {
+    const sections = config as unknown as {
+      auth?: { jwt?: Record<string, unknown> };
+      consumers?: { api_keys?: unknown[]; password_hash?: string }[];
+    };
+    const consumers = sections.consumers ?? [];
+    const methods = [
+      ...(sections.auth?.jwt?.['default'] !== undefined ? ['jwt'] : []),
+      ...(consumers.some((c) => (c.api_keys?.length ?? 0) > 0) ? ['api_key'] : []),
+      ...(consumers.some((c) => c.password_hash !== undefined) ? ['basic'] : []),
+    ];
+    if (methods.length === 0) {
+      issues.error(
+        ['routes', index, 'auth_required'],
+        'auth_required needs a way to authenticate: auth.jwt.default, or consumers with api_keys or password_hash',
+        'value',
+      );
+      return route;
+    }
+    authValue = methods.length === 1 ? methods[0] : methods;
+  } else if (route.auth_required === false && authValue !== undefined && authValue !== false) {
+    issues.error(
+      ['routes', index, 'auth_required'],
+      "auth_required: false contradicts the route's auth:",
+      'value',
+    );
+  }
+  if (route.forward_token === true) {
+    if (authValue === undefined || authValue === false) {
+      issues.error(['routes', index, 'forward_token'], 'forward_token needs auth: on the route', 'value');
+      return route;
+    }
+    const methods =
+      typeof authValue === 'string' ? [authValue] : Array.isArray(authValue) ? authValue : undefined;
+    authValue = methods
+      ? { methods, optional: false, forward_token: true }
+      : { ...(authValue as object), forward_token: true };
+  }
+  return authValue === r.auth ? route : ({ ...route, auth: authValue } as typeof route);
 }

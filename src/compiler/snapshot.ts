@@ -33,4 +33,7 @@ export interface GatewaySnapshot {
   /** Resources (pools…) this snapshot uses; released when it is retired. */
   readonly resources: CarryOverScope;
   readonly warnings: readonly string[];
+  /** Files besides the config this snapshot was built from (consumers file…), with their content digest. */
+  readonly inputs: readonly string[];
+  readonly inputsDigest: string;
 }

@@ -49,6 +49,7 @@ export const ACCESS_LOG_FIELDS = [
   'bytes_received',
   'user_agent',
   'protocol',
+  'consumer',
 ] as const;
 export type AccessLogField = (typeof ACCESS_LOG_FIELDS)[number];
 
@@ -63,6 +64,7 @@ export const DEFAULT_ACCESS_LOG_FIELDS: readonly AccessLogField[] = [
   'upstream_latency_ms',
   'trace_id',
   'client_ip',
+  'consumer',
   'bytes_sent',
 ];
 
@@ -390,6 +392,15 @@ const routeCoreProperties = {
   preserve_host: Type.Boolean({ default: false, description: "Send the client's Host upstream." }),
   timeout_ms: Type.Optional(Millis('Whole upstream exchange, response body included (504).')),
   timeouts: Type.Optional(TimeoutsSchema),
+  auth_required: Type.Optional(
+    Type.Boolean({
+      description:
+        'Seed form: true = `auth:` with every configured method (jwt `default`, api_key when consumers have keys).',
+    }),
+  ),
+  forward_token: Type.Optional(
+    Type.Boolean({ description: "Send the client's Authorization header upstream (removed by default)." }),
+  ),
 } satisfies TProperties;
 
 /** Settings `defaults:` may give every route. */
@@ -403,7 +414,7 @@ const defaultsCoreProperties = {
  * yet" instead of "unknown key"; each entry leaves this list when its capability lands.
  */
 export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  root: { auth: 'authentication', consumers: 'authentication', tiers: 'rate limiting' },
+  root: { tiers: 'rate limiting' },
   gateway: {
     store: 'rate limiting',
     workers: 'multi-process workers',
@@ -416,9 +427,6 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
     retries: 'retries',
   },
   route: {
-    auth: 'authentication',
-    auth_required: 'authentication',
-    require: 'authorization',
     rate_limit: 'rate limiting',
     transform: 'transformation',
     cache: 'caching',
@@ -446,11 +454,15 @@ export function buildConfigSchema(registry: readonly AnyPolicyDefinition[]): TOb
     { ...defaultsCoreProperties, ...policies },
     { additionalProperties: false, default: {} },
   );
+  const sections: TProperties = {};
+  for (const def of registry)
+    for (const [name, schema] of Object.entries(def.sections ?? {})) sections[name] = schema;
   return Type.Object(
     {
       $schema: Type.Optional(Type.String()),
       version: Type.Literal(1, { default: 1, description: 'Config format version.' }),
       gateway: GatewaySectionSchema,
+      ...sections,
       defaults,
       upstreams: Type.Record(Type.String({ pattern: NAME_PATTERN }), UpstreamSchema, { default: {} }),
       routes: Type.Array(route, { description: 'Routes, matched by the documented precedence.' }),

@@ -251,14 +251,10 @@ describe('validation: unknown and planned keys', () => {
   });
 
   const planned: readonly (readonly [text: string, path: string])[] = [
-    [oneRoute('    auth_required: true\n'), 'routes[0].auth_required'],
-    [oneRoute('    auth: jwt\n'), 'routes[0].auth'],
     [oneRoute('    rate_limit: { requests_per_minute: 120, burst: 20 }\n'), 'routes[0].rate_limit'],
     [oneRoute('    transform: { request: { add_headers: { X-A: b } } }\n'), 'routes[0].transform'],
     [oneRoute('    cache: { ttl_s: 60 }\n'), 'routes[0].cache'],
-    ['consumers: []\nroutes: []\n', 'consumers'],
     ['tiers: { free: { requests_per_minute: 60 } }\nroutes: []\n', 'tiers'],
-    ['auth: { jwt: {} }\nroutes: []\n', 'auth'],
     [
       'upstreams:\n  u:\n    targets: [{ url: "http://a:1" }]\n    circuit_breaker: {}\nroutes: []\n',
       'upstreams.u.circuit_breaker',

@@ -19,6 +19,34 @@ export const problems = {
       headers: { allow: allow.join(', ') },
     });
   },
+  /**
+   * Missing or invalid credentials (401). `challenge` is the WWW-Authenticate value (RFC 6750 / 7617);
+   * `detail` says what was wrong without echoing the credential.
+   */
+  unauthenticated(detail: string, challenge: string): Problem {
+    return new Problem({
+      code: 'unauthenticated',
+      status: 401,
+      title: 'Authentication required',
+      detail,
+      headers: { 'www-authenticate': challenge },
+    });
+  },
+  /** Authenticated, but not allowed here (403). */
+  forbidden(detail: string): Problem {
+    return new Problem({ code: 'forbidden', status: 403, title: 'Forbidden', detail });
+  },
+  /** The identity provider or auth service cannot be reached: not the client's fault (503). */
+  authUnavailable(detail: string, cause?: unknown): Problem {
+    return new Problem({
+      code: 'auth-unavailable',
+      status: 503,
+      title: 'Authentication unavailable',
+      detail,
+      headers: { 'retry-after': '5' },
+      cause,
+    });
+  },
   badRequest(detail: string): Problem {
     return new Problem({ code: 'bad-request', status: 400, title: 'Bad request', detail });
   },

@@ -67,6 +67,7 @@ const CODES: Readonly<Record<AccessLogField, number>> = {
   bytes_received: 15,
   user_agent: 16,
   protocol: 17,
+  consumer: 18,
 };
 
 export function createAccessLog(settings: AccessLogSettings, logger: AccessLogger): (ex: Exchange) => void {
@@ -136,6 +137,9 @@ export function createAccessLog(settings: AccessLogSettings, logger: AccessLogge
         }
         case 17:
           v = '"HTTP/' + ex.req.httpVersion + '"';
+          break;
+        case 18:
+          if (ex.consumerId !== '') v = quoted(ex.consumerId);
           break;
       }
       if (v !== undefined) {

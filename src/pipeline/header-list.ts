@@ -65,4 +65,22 @@ export class HeaderList {
     raw.length = w;
     return removed;
   }
+
+  /** Removes every header whose lower-cased name passes `test`; returns whether any was removed. */
+  deleteWhere(test: (lowerName: string) => boolean): boolean {
+    const raw = this.raw;
+    let w = 0;
+    for (let r = 0; r < raw.length; r += 2) {
+      const n = raw[r]!;
+      if (test(n.toLowerCase())) continue;
+      if (w !== r) {
+        raw[w] = n;
+        raw[w + 1] = raw[r + 1]!;
+      }
+      w += 2;
+    }
+    const removed = w !== raw.length;
+    raw.length = w;
+    return removed;
+  }
 }

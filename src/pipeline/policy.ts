@@ -34,6 +34,27 @@ export interface CompileContext {
    * it has drained.
    */
   carryOver<T>(key: string, create: () => T, dispose?: (value: T) => Awaitable<void>): T;
+  /**
+   * A root section of the config (`auth`, `consumers`), validated and defaulted by the schema its policy
+   * declared; the policy casts it to that schema's type.
+   */
+  section(name: string): unknown;
+  /** Directory of the config file: relative paths in policy config (key files, JWKS files) start here. */
+  readonly baseDir: string;
+  /**
+   * Declares a file the compiled config depends on (e.g. `auth.consumers_file`): a change of its content
+   * reloads the gateway as a config change does. Absolute path.
+   */
+  watchInput(path: string): void;
+  /** Gateway event log (structured lines with an `event` field), for what happens outside a request. */
+  readonly log: PolicyLog;
+}
+
+/** The part of the event logger policies use. */
+export interface PolicyLog {
+  info(fields: Readonly<Record<string, unknown>>, message: string): void;
+  warn(fields: Readonly<Record<string, unknown>>, message: string): void;
+  error(fields: Readonly<Record<string, unknown>>, message: string): void;
 }
 
 /** The gateway section as policies see it (read-only, already validated and defaulted). */
@@ -60,6 +81,11 @@ export interface PolicyDefinition<S extends TSchema = TSchema> {
   implicitConfig?(gateway: GatewaySettingsView): Static<S> | undefined;
   /** Builds the per-route instance. Runs at load time; throw a ConfigIssue-carrying error to reject config. */
   create(config: Static<S>, ctx: CompileContext): Policy;
+  /**
+   * Root sections of gateway.yaml this policy owns (e.g. `auth`, `consumers`), with their schemas: they join
+   * the config schema and reach the policy through `ctx.section(name)`.
+   */
+  readonly sections?: Readonly<Record<string, TSchema>>;
 }
 
 /** One instance per route per snapshot. Read-only: per-request data lives in the Exchange. */

@@ -1,6 +1,7 @@
 // Test support for policy unit tests: an Exchange with no socket behind it, and a compile context. Used by
 // *.test.ts files only; it lives in pipeline/ because policies may import nothing else.
 import type { TraceSink } from './trace-sink.js';
+import type { PolicyLog } from './policy.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Exchange } from './exchange.js';
 import { HeaderList } from './header-list.js';
@@ -27,5 +28,16 @@ export function testExchange(raw: string[]): Exchange {
 
 /** A compile context for creating a policy outside the compiler. */
 export function testContext(tracingHeader = 'X-Trace-Id', tracer?: TraceSink): CompileContext {
-  return { routeName: 'r', gateway: { tracingHeader, tracer }, carryOver: (_key, create) => create() };
+  return {
+    routeName: 'r',
+    gateway: { tracingHeader, tracer },
+    carryOver: (_key, create) => create(),
+    section: () => undefined,
+    baseDir: process.cwd(),
+    watchInput: () => {},
+    log: SILENT_LOG,
+  };
 }
+
+/** A PolicyLog that drops everything (policy unit tests). */
+export const SILENT_LOG: PolicyLog = { info() {}, warn() {}, error() {} };

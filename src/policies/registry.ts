@@ -1,10 +1,16 @@
 // Every policy Portico knows, by config key. Adding a policy = adding its folder and one line here; the
 // config schema, the docs and the compiler all read this list.
 import type { AnyPolicyDefinition } from '../pipeline/policy.js';
+import { auth } from './auth/index.js';
 import { headers } from './headers/index.js';
+import { identity } from './identity/index.js';
 import { requestId } from './request-id/index.js';
+import { requireAccess } from './require/index.js';
 
 export const policyRegistry: readonly AnyPolicyDefinition[] = [
   requestId,
+  identity,
+  auth,
+  requireAccess,
   headers,
 ] as readonly AnyPolicyDefinition[];

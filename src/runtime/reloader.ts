@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../compiler/compile-gateway.js';
-import { hashConfigText } from '../compiler/compile-gateway.js';
+import { digestInputs, hashConfigText } from '../compiler/compile-gateway.js';
 import type { GatewaySnapshot } from '../compiler/snapshot.js';
 import { formatIssue } from '../config/config-issue.js';
 import type { SnapshotHolder } from './snapshot-holder.js';
@@ -34,7 +34,6 @@ export interface ReloaderOptions {
 
 export function createReloader(o: ReloaderOptions): Reloader {
   let chain: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', hash: o.holder.current.hash });
-  let watcher: FSWatcher | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -51,7 +50,8 @@ export function createReloader(o: ReloaderOptions): Reloader {
       return { status: 'failed', errors: [msg] };
     }
     const hash = hashConfigText(text);
-    if (hash === o.holder.current.hash) {
+    const current = o.holder.current;
+    if (hash === current.hash && digestInputs(current.inputs) === current.inputsDigest) {
       o.logger.debug(
         { event: 'config_unchanged', reason, config_hash: hash.slice(0, 12) },
         'config unchanged',
@@ -72,6 +72,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
       if (i.severity === 'warning') o.logger.warn({ event: 'config_warning' }, formatIssue(i));
     const prev = o.holder.swap(result.snapshot);
     o.onSwap(result.snapshot, prev);
+    updateWatchers();
     o.logger.info(
       {
         event: 'config_reloaded',
@@ -108,34 +109,55 @@ export function createReloader(o: ReloaderOptions): Reloader {
     return chain;
   }
 
-  if (o.watch) {
-    const name = basename(o.file);
-    try {
-      // Watch the directory: editors often replace the file (rename) instead of writing it in place.
-      watcher = watch(dirname(o.file), (_event, changed) => {
-        // Kubernetes ConfigMap volumes swap a `..data` symlink instead of touching the file itself; an
-        // event that changed nothing is cheap (the content hash is compared before anything is built).
-        if (closed || (changed !== null && changed !== name && !changed.startsWith('..'))) return;
-        clearTimeout(debounce);
-        debounce = setTimeout(() => void reload('file change'), o.debounceMs);
-      });
-      watcher.on('error', (err) =>
-        o.logger.warn({ event: 'config_watch_failed', err }, 'config file watch stopped'),
-      );
-    } catch (err) {
-      o.logger.warn(
-        { event: 'config_watch_failed', err },
-        'cannot watch the config file; reload with SIGHUP',
-      );
+  /** One watcher per directory holding the config file or one of the current snapshot's input files. */
+  const watchers = new Map<string, FSWatcher>();
+  function watchedNames(dir: string): Set<string> {
+    const names = new Set<string>();
+    if (dirname(o.file) === dir) names.add(basename(o.file));
+    for (const input of o.holder.current.inputs) if (dirname(input) === dir) names.add(basename(input));
+    return names;
+  }
+  function updateWatchers(): void {
+    if (!o.watch || closed) return;
+    const dirs = new Set([dirname(o.file), ...o.holder.current.inputs.map((p) => dirname(p))]);
+    for (const [dir, w] of watchers)
+      if (!dirs.has(dir)) {
+        w.close();
+        watchers.delete(dir);
+      }
+    for (const dir of dirs) {
+      if (watchers.has(dir)) continue;
+      try {
+        // Watch the directory: editors often replace the file (rename) instead of writing it in place.
+        const w = watch(dir, (_event, changed) => {
+          // Kubernetes ConfigMap volumes swap a `..data` symlink instead of touching the file itself; an
+          // event that changed nothing is cheap (the content hash is compared before anything is built).
+          if (closed) return;
+          if (changed !== null && !changed.startsWith('..') && !watchedNames(dir).has(changed)) return;
+          clearTimeout(debounce);
+          debounce = setTimeout(() => void reload('file change'), o.debounceMs);
+        });
+        w.on('error', (err) =>
+          o.logger.warn({ event: 'config_watch_failed', err, dir }, 'config file watch stopped'),
+        );
+        watchers.set(dir, w);
+      } catch (err) {
+        o.logger.warn(
+          { event: 'config_watch_failed', err, dir },
+          'cannot watch the config file; reload with SIGHUP',
+        );
+      }
     }
   }
+  updateWatchers();
 
   return {
     reload,
     close() {
       closed = true;
       clearTimeout(debounce);
-      watcher?.close();
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
     },
   };
 }
