@@ -5,10 +5,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { rawRequest } from '../helpers/raw-http.js';
+import { hashPassword } from '../../src/policies/auth/passwords.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!!';
 const KEY_MOBILE = 'pk_mobile_0123456789abcdef';
@@ -284,5 +288,126 @@ routes:
     await get('/keys', { 'x-api-key': KEY_MOBILE });
     const line = gw.accessLines().findLast((l) => l.route === 'keys');
     assert.equal(line?.consumer, 'mobile-app');
+  });
+});
+
+describe('authentication: Basic and forward-auth through the gateway', () => {
+  let up: TestUpstream;
+  let authServer: TestUpstream;
+  let gw: TestGateway;
+  let authCalls = 0;
+  before(async () => {
+    up = await startUpstream();
+    authServer = await startUpstream((req, res) => {
+      authCalls++;
+      if (req.headers['authorization'] === 'Bearer session-ok') {
+        res.writeHead(200, { 'x-user-id': 'sso-user', 'x-user-email': 'u@example.com', 'x-internal': 'no' });
+        res.end();
+      } else {
+        res.writeHead(401, { 'www-authenticate': 'Bearer realm="sso"' });
+        res.end('no');
+      }
+    });
+    const hash = await hashPassword('correct horse battery staple');
+    gw = await startTestGateway(`
+auth:
+  forward_auth:
+    sso:
+      url: ${authServer.url}/check
+      timeout_ms: 1000
+      cache_ttl_s: 60
+      copy_headers: [X-User-Email]
+consumers:
+  - id: reporting-job
+    roles: [reports]
+    password_hash: "${hash}"
+routes:
+  - name: basic
+    path: /basic
+    upstream: ${up.url}
+    auth: basic
+  - name: sso
+    path: /sso
+    upstream: ${up.url}
+    auth: forward_auth:sso
+`);
+  });
+  after(async () => {
+    await gw?.stop();
+    await up?.close();
+    await authServer?.close();
+  });
+
+  const basic = (user: string, password: string) =>
+    'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+
+  it('Basic with an scrypt hash: the right password passes, a wrong one is 401 with a Basic challenge', async () => {
+    const ok = await fetch(`${gw.url}/basic`, {
+      headers: { authorization: basic('reporting-job', 'correct horse battery staple') },
+    });
+    assert.equal(ok.status, 200);
+    const echo = (await ok.json()) as Echo;
+    assert.equal(echo.headers['x-authenticated-user'], 'reporting-job');
+    assert.equal(echo.headers['authorization'], undefined);
+    const bad = await fetch(`${gw.url}/basic`, {
+      headers: { authorization: basic('reporting-job', 'nope') },
+    });
+    assert.equal(bad.status, 401);
+    assert.match(bad.headers.get('www-authenticate') ?? '', /^Basic realm="portico"/);
+    await bad.text();
+  });
+
+  it('forward-auth: allowed answers copy only the listed headers; refusals pass through; answers are cached', async () => {
+    const before = authCalls;
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${gw.url}/sso`, { headers: { authorization: 'Bearer session-ok' } });
+      assert.equal(res.status, 200);
+      const echo = (await res.json()) as Echo;
+      assert.equal(echo.headers['x-authenticated-user'], 'sso-user');
+      assert.equal(echo.headers['x-user-email'], 'u@example.com');
+      assert.equal(echo.headers['x-internal'], undefined, 'not in copy_headers');
+      assert.equal(echo.headers['authorization'], undefined);
+    }
+    assert.equal(authCalls - before, 1, 'one call for three requests with the same credentials');
+    const denied = await fetch(`${gw.url}/sso`, { headers: { authorization: 'Bearer stolen' } });
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers.get('www-authenticate'), 'Bearer realm="sso"');
+    await denied.text();
+  });
+});
+
+describe('authentication: consumers file', () => {
+  it('a change to auth.consumers_file alone reloads the consumers; an invalid file keeps the old ones', async () => {
+    const up = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'portico-consumers-'));
+    const file = join(dir, 'consumers.yaml');
+    const entry = (id: string, key: string) => `- id: ${id}\n  api_keys: ["${sha(key)}"]\n`;
+    writeFileSync(file, entry('first', 'pk_first_key_123'));
+    const gw = await startTestGateway(
+      `auth:\n  consumers_file: ${file}\nroutes:\n  - name: keys\n    path: /keys\n    upstream: ${up.url}\n    auth: api_key\n`,
+    );
+    const status = async (key: string) => {
+      const res = await fetch(`${gw.url}/keys`, { headers: { 'x-api-key': key } });
+      await res.text();
+      return res.status;
+    };
+    try {
+      assert.equal(await status('pk_first_key_123'), 200);
+      assert.equal(await status('pk_second_key_456'), 401);
+      assert.equal((await gw.portico.gateway.reload('test')).status, 'unchanged');
+      writeFileSync(file, entry('second', 'pk_second_key_456'));
+      assert.equal((await gw.portico.gateway.reload('test')).status, 'reloaded');
+      assert.equal(await status('pk_second_key_456'), 200);
+      assert.equal(await status('pk_first_key_123'), 401);
+      writeFileSync(file, '- id: 12 bad\n  api_keys: [nope]\n');
+      const failed = await gw.portico.gateway.reload('test');
+      assert.equal(failed.status, 'failed');
+      assert.match(JSON.stringify(failed), /consumers/);
+      assert.equal(await status('pk_second_key_456'), 200, 'the old consumers keep serving');
+    } finally {
+      await gw.stop();
+      await up.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
