@@ -1,0 +1,99 @@
+// Claims → Identity decides who the gateway says the client is: these pin the id, roles (dotted paths,
+// lists or strings), scopes (scope or scp) and tier, and that a frozen claims object maps to one identity.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { identityFromClaims, JwtError } from './index.js';
+import { readClaim } from './identity-from-claims.js';
+import { jwtConfig } from './testing.js';
+
+const SECRET = 'a-test-secret-of-at-least-32-characters!';
+const base = jwtConfig({ secret: SECRET });
+
+describe('identityFromClaims', () => {
+  const cases: readonly (readonly [
+    string,
+    Record<string, unknown>,
+    Record<string, unknown>,
+    Record<string, unknown>,
+  ])[] = [
+    [
+      'defaults',
+      {},
+      { sub: 'alice', roles: ['admin', 'ops'], scope: 'read write' },
+      { id: 'alice', roles: ['admin', 'ops'], scopes: ['read', 'write'], tier: undefined },
+    ],
+    [
+      'roles as a space/comma string',
+      {},
+      { sub: 'a', roles: 'admin, ops  dev' },
+      { roles: ['admin', 'ops', 'dev'] },
+    ],
+    [
+      'roles by dotted path',
+      { roles_claim: 'realm_access.roles' },
+      { sub: 'a', realm_access: { roles: ['x'] } },
+      { roles: ['x'] },
+    ],
+    [
+      'a namespaced claim with dots',
+      { roles_claim: 'https://example.com/roles' },
+      { sub: 'a', 'https://example.com/roles': ['y'] },
+      { roles: ['y'] },
+    ],
+    [
+      'a dotted path that leads nowhere',
+      { roles_claim: 'realm_access.roles' },
+      { sub: 'a', realm_access: 'no' },
+      { roles: [] },
+    ],
+    ['non-string roles dropped', {}, { sub: 'a', roles: ['ok', 1, null, ''] }, { roles: ['ok'] }],
+    ['scopes as a list', {}, { sub: 'a', scope: ['read', 'write'] }, { scopes: ['read', 'write'] }],
+    ['scp when scope is absent', {}, { sub: 'a', scp: 'read write' }, { scopes: ['read', 'write'] }],
+    ['scope wins over scp', {}, { sub: 'a', scope: 'read', scp: ['write'] }, { scopes: ['read'] }],
+    [
+      'custom scope claim',
+      { scope_claim: 'permissions' },
+      { sub: 'a', permissions: ['p1'] },
+      { scopes: ['p1'] },
+    ],
+    ['tier', { tier_claim: 'plan' }, { sub: 'a', plan: 'gold' }, { tier: 'gold' }],
+    ['non-string tier ignored', { tier_claim: 'plan' }, { sub: 'a', plan: 3 }, { tier: undefined }],
+    [
+      'custom consumer claim',
+      { consumer_claim: 'client_id' },
+      { sub: 'a', client_id: 'svc-1' },
+      { id: 'svc-1' },
+    ],
+  ];
+  for (const [why, config, claims, expected] of cases) {
+    it(why, () => {
+      const identity = identityFromClaims('partner', { ...base, ...config }, claims);
+      assert.equal(identity.method, 'jwt');
+      assert.equal(identity.configName, 'partner');
+      assert.deepEqual(identity.metadata, {});
+      for (const [k, v] of Object.entries(expected))
+        assert.deepEqual(identity[k as keyof typeof identity], v, k);
+    });
+  }
+
+  it('refuses claims without a string consumer id', () => {
+    assert.throws(
+      () => identityFromClaims('d', base, { roles: [] }),
+      (e) => e instanceof JwtError && e.description === 'missing claim sub',
+    );
+    assert.throws(() => identityFromClaims('d', base, { sub: '' }), { description: 'invalid claim sub' });
+  });
+
+  it('returns the same identity for the same frozen claims and config', () => {
+    const claims = Object.freeze({ sub: 'a', roles: Object.freeze(['x']) });
+    const first = identityFromClaims('d', base, claims);
+    assert.equal(identityFromClaims('d', base, claims), first);
+    assert.notEqual(identityFromClaims('other', base, claims), first);
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.roles));
+  });
+
+  it('reads no inherited property through a dotted path', () => {
+    assert.equal(readClaim({ a: {} }, 'a.constructor'), undefined);
+    assert.equal(readClaim({}, 'toString'), undefined);
+  });
+});
