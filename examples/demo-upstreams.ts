@@ -43,8 +43,19 @@ const handlers: Record<string, Handler> = {
     const order = m ? orders.find((o) => o.id === Number(m[1])) : undefined;
     return order ? { status: 200, body: order } : { status: 404, body: { error: 'no such order' } };
   },
-  users(_req, path) {
+  users(req, path) {
     if (path === '/users' || path === '/users/') return { status: 200, body: { users } };
+    // The identity the gateway established: services trust these headers, which clients cannot set.
+    if (path === '/users/me')
+      return {
+        status: 200,
+        body: {
+          user: req.headers['x-authenticated-user'] ?? null,
+          roles: req.headers['x-authenticated-roles'] ?? null,
+          tier: req.headers['x-authenticated-tier'] ?? null,
+          authorization_seen: req.headers['authorization'] !== undefined,
+        },
+      };
     const m = /^\/users\/(\d+)$/.exec(path);
     const user = m ? users.find((u) => u.id === Number(m[1])) : undefined;
     return user ? { status: 200, body: user } : { status: 404, body: { error: 'no such user' } };

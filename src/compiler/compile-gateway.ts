@@ -18,7 +18,12 @@ import { validateAgainstSchema } from '../config/validate-config.js';
 import { problems } from '../http/problems.js';
 import type { Problem } from '../http/problem.js';
 import { createStateKey, type Exchange } from '../pipeline/exchange.js';
-import type { AnyPolicyDefinition } from '../pipeline/policy.js';
+import {
+  PHASES,
+  PolicyConfigError,
+  type AnyPolicyDefinition,
+  type PolicyEndpoint,
+} from '../pipeline/policy.js';
 import { createTrustedProxies } from '../proxy/client-address.js';
 import { Router, type RouteSpec } from '../router/router.js';
 import { createAccessLog } from '../observability/access-log.js';
@@ -160,6 +165,16 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     if (c) compiled.push(c);
   });
 
+  compiled.push(
+    ...compileEndpoints(
+      deps.registry,
+      { config, registry: deps.registry, issues, context },
+      metrics,
+      complete,
+      onError,
+    ),
+  );
+
   const specs: RouteSpec<CompiledRoute>[] = compiled.map((c) => ({
     value: c,
     name: c.name,
@@ -296,4 +311,55 @@ function normalizeRouteAuth(
       : { ...(authValue as object), forward_token: true };
   }
   return authValue === r.auth ? route : ({ ...route, auth: authValue } as typeof route);
+}
+
+/** Routes the gateway answers itself, contributed by policy definitions (the token endpoint, its JWKS). */
+function compileEndpoints(
+  registry: readonly AnyPolicyDefinition[],
+  deps: Parameters<typeof createPolicies>[2],
+  metrics: GatewayMetrics | undefined,
+  complete: readonly ((ex: Exchange) => void)[],
+  onError: (ex: Exchange, err: unknown) => void,
+): CompiledRoute[] {
+  const out: CompiledRoute[] = [];
+  for (const def of registry) {
+    if (!def.endpoints) continue;
+    let endpoints: readonly PolicyEndpoint[];
+    try {
+      endpoints = def.endpoints({ ...deps.context, routeName: def.name });
+    } catch (err) {
+      const path = err instanceof PolicyConfigError ? err.path : [];
+      deps.issues.error([...path], err instanceof Error ? err.message : String(err));
+      continue;
+    }
+    for (const e of endpoints) {
+      const always =
+        createPolicies(
+          {},
+          e.name,
+          { ...deps, registry: registry.filter((d) => d.implicitConfig !== undefined) },
+          (n, rest) => ['gateway', n, ...rest],
+        ) ?? [];
+      const policies = [...always, { name: def.name, phase: PHASES.indexOf(def.phase), policy: e.policy }];
+      out.push({
+        name: e.name,
+        index: -1,
+        match: { kind: 'exact', path: e.path, methods: e.methods, hosts: undefined, headers: [], query: [] },
+        priority: 0,
+        upstreamLabel: '(answered by the gateway)',
+        policyNames: policies.map((p) => p.name),
+        policies: policies.map((p) => p.policy),
+        pipeline: buildPipeline(policies, endpointFallthrough, {
+          complete: metrics ? [metrics.routeRecorder(e.name), ...complete] : complete,
+          onError,
+        }),
+      });
+    }
+  }
+  return out;
+}
+
+/** An endpoint policy always answers; reaching the upstream step is a bug, reported as one. */
+function endpointFallthrough(): Promise<never> {
+  return Promise.reject(new Error('a gateway endpoint did not answer'));
 }

@@ -3,7 +3,7 @@
 // logs and metrics.
 import { createStateKey } from './exchange.js';
 
-export type AuthMethod = 'jwt' | 'api_key' | 'basic' | 'forward_auth';
+export type AuthMethod = 'jwt' | 'api_key' | 'basic' | 'forward_auth' | 'partner_token';
 
 export interface Identity {
   /** Consumer id: the config consumer's id, the JWT's consumer claim (default `sub`), forward-auth's user. */

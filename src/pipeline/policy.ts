@@ -86,6 +86,21 @@ export interface PolicyDefinition<S extends TSchema = TSchema> {
    * the config schema and reach the policy through `ctx.section(name)`.
    */
   readonly sections?: Readonly<Record<string, TSchema>>;
+  /**
+   * Routes the gateway answers itself on behalf of this policy (e.g. the token endpoint and its JWKS), built
+   * from the root sections. Each runs the always-on policies, then `policy`, whose onRequest must answer.
+   */
+  endpoints?(ctx: CompileContext): readonly PolicyEndpoint[];
+}
+
+/** A gateway-served route contributed by a policy definition. */
+export interface PolicyEndpoint {
+  /** Route name (for logs, metrics, `portico routes`), e.g. "portico:token". */
+  readonly name: string;
+  /** Exact path. */
+  readonly path: string;
+  readonly methods: readonly string[];
+  readonly policy: Policy;
 }
 
 /** One instance per route per snapshot. Read-only: per-request data lives in the Exchange. */

@@ -4,7 +4,7 @@
 // auth_required form, forward_token, and 503 when the identity provider is unavailable.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -409,5 +409,121 @@ describe('authentication: consumers file', () => {
       await up.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('authentication: partner tokens from the gateway token endpoint', () => {
+  let up: TestUpstream;
+  let gw: TestGateway;
+  const SECRET_PARTNER = 'partner-client-secret-0123456789';
+  before(async () => {
+    up = await startUpstream();
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    gw = await startTestGateway(`
+auth:
+  token_endpoint:
+    issuer: https://gateway.test
+    ttl_s: 120
+    keys:
+      - kid: k-2026
+        alg: EdDSA
+        private_key: |
+${pem
+  .trim()
+  .split('\n')
+  .map((l) => '          ' + l)
+  .join('\n')}
+consumers:
+  - id: acme-partner
+    tier: partner
+    roles: [partner]
+    client_secret_hash: "${sha(SECRET_PARTNER)}"
+    token_scopes: [orders:read, orders:write]
+    token_routes: [partner-orders]
+routes:
+  - name: partner-orders
+    path: /partner/orders
+    upstream: ${up.url}
+    auth: partner_token
+    require: { scopes: ["orders:read"] }
+  - name: partner-billing
+    path: /partner/billing
+    upstream: ${up.url}
+    auth: partner_token
+`);
+  });
+  after(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  const tokenRequest = (auth: string, body: string) =>
+    fetch(`${gw.url}/oauth/token`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+  const basicAuth = (id: string, secret: string) =>
+    'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
+
+  it('issues a short-lived token for client_credentials; the JWKS publishes only the public key', async () => {
+    const res = await tokenRequest(
+      basicAuth('acme-partner', SECRET_PARTNER),
+      'grant_type=client_credentials&scope=orders:read',
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const body = (await res.json()) as {
+      access_token: string;
+      token_type: string;
+      expires_in: number;
+      scope: string;
+    };
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.expires_in, 120);
+    assert.equal(body.scope, 'orders:read');
+    const jwks = (await (await fetch(`${gw.url}/.well-known/jwks.json`)).json()) as {
+      keys: Record<string, unknown>[];
+    };
+    assert.equal(jwks.keys.length, 1);
+    assert.equal(jwks.keys[0]!.kid, 'k-2026');
+    assert.equal(jwks.keys[0]!.d, undefined, 'no private part');
+
+    const ok = await fetch(`${gw.url}/partner/orders`, {
+      headers: { authorization: `Bearer ${body.access_token}` },
+    });
+    assert.equal(ok.status, 200);
+    const echo = (await ok.json()) as Echo;
+    assert.equal(echo.headers['x-authenticated-user'], 'acme-partner');
+    assert.equal(echo.headers['x-authenticated-tier'], 'partner');
+    assert.equal(echo.headers['x-authenticated-scopes'], 'orders:read');
+
+    const outOfScope = await fetch(`${gw.url}/partner/billing`, {
+      headers: { authorization: `Bearer ${body.access_token}` },
+    });
+    assert.equal(outOfScope.status, 403, 'a route the token was not issued for');
+    await outOfScope.text();
+  });
+
+  it('refuses a wrong client secret (401 invalid_client), an unknown grant and a tampered token', async () => {
+    const bad = await tokenRequest(basicAuth('acme-partner', 'wrong'), 'grant_type=client_credentials');
+    assert.equal(bad.status, 401);
+    assert.equal(((await bad.json()) as { error: string }).error, 'invalid_client');
+    const grant = await tokenRequest(basicAuth('acme-partner', SECRET_PARTNER), 'grant_type=password');
+    assert.equal(grant.status, 400);
+    assert.equal(((await grant.json()) as { error: string }).error, 'unsupported_grant_type');
+    const res = await tokenRequest(
+      basicAuth('acme-partner', SECRET_PARTNER),
+      'grant_type=client_credentials',
+    );
+    const { access_token } = (await res.json()) as { access_token: string };
+    const [h, p, s] = access_token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+    claims.routes = ['partner-orders', 'partner-billing'];
+    const forged = `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`;
+    const r = await fetch(`${gw.url}/partner/billing`, { headers: { authorization: `Bearer ${forged}` } });
+    assert.equal(r.status, 401);
+    await r.text();
   });
 });

@@ -1,6 +1,7 @@
 // `portico demo`: starts the bundled demo services (orders, users, payments) and the gateway in front of
 // them, then prints curl commands to try. This is what `npm start` runs.
 import { startDemoUpstream, type DemoUpstream } from '../../../examples/demo-upstreams.js';
+import { SignJWT } from 'jose';
 import type { Command } from '../main.js';
 import { handleSignals, startOrReport } from './serve.js';
 import { parseConfigArgs } from './config-arg.js';
@@ -43,6 +44,7 @@ export const runDemo: Command = {
       return 1;
     }
     handleSignals(portico);
+    const token = await demoToken(portico.gateway.holder.current.config);
     const gw = portico.gateway.addresses[0]!.replace(/^(\[::\]|0\.0\.0\.0)/, 'localhost');
     const admin = portico.admin?.address;
     const base = `http://${gw}`;
@@ -60,6 +62,9 @@ export const runDemo: Command = {
         `  curl -i ${base}/nowhere                     # no route: 404 problem+json with a trace id`,
         `  curl -i -X DELETE ${base}/payments          # method not allowed: 405 with Allow`,
         `  curl -i -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' ${base}/orders`,
+        `  curl -i ${base}/account                     # needs credentials: 401 with WWW-Authenticate`,
+        `  curl -i -H 'X-Api-Key: pk_demo_0123456789' ${base}/account`,
+        ...(token ? [`  curl -i -H 'Authorization: Bearer ${token}' ${base}/account`] : []),
         admin ? `  curl -s http://${admin}/readyz               # admin: readiness` : '',
         '',
         'Edit examples/gateway.yaml and save: the gateway reloads it (a broken file is rejected and the old one keeps serving).',
@@ -70,3 +75,20 @@ export const runDemo: Command = {
     return -1;
   },
 };
+
+/** A one-hour HS256 token for the demo's `default` JWT config, when it uses a secret (else none). */
+async function demoToken(config: unknown): Promise<string | undefined> {
+  const jwt = (
+    config as {
+      auth?: { jwt?: Record<string, { secret?: string; issuer?: string; audience?: string | string[] }> };
+    }
+  ).auth?.jwt?.['default'];
+  if (jwt?.secret === undefined) return undefined;
+  const builder = new SignJWT({ sub: 'demo-user', roles: ['customer'], scope: 'account:read' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime('1h');
+  if (jwt.issuer !== undefined) builder.setIssuer(jwt.issuer);
+  if (jwt.audience !== undefined) builder.setAudience(jwt.audience);
+  return builder.sign(new TextEncoder().encode(jwt.secret));
+}

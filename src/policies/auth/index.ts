@@ -4,7 +4,13 @@
 // `optional`. On success the identity is on the Exchange (IDENTITY) for authorization, rate limits, logs and
 // metrics, and the gateway sets the identity headers upstream services trust. Credentials themselves never
 // go upstream: Authorization only with `forward_token`, API keys never.
-import { definePolicy, PolicyConfigError, type CompileContext, type Policy } from '../../pipeline/policy.js';
+import {
+  definePolicy,
+  PolicyConfigError,
+  type CompileContext,
+  type Policy,
+  type PolicyEndpoint,
+} from '../../pipeline/policy.js';
 import { createStateKey, type Exchange } from '../../pipeline/exchange.js';
 import { IDENTITY, type Identity } from '../../pipeline/identity.js';
 import { problems } from '../../http/problems.js';
@@ -16,6 +22,7 @@ import {
   type AuthSection,
   type Consumer,
   type RouteAuth,
+  type TokenEndpointConfig,
 } from './schema.js';
 import {
   consumerIdentity,
@@ -26,7 +33,10 @@ import {
 import { createJwtVerifier, identityFromClaims, JwtError, type JwtVerifier } from './jwt/index.js';
 import { createPasswordVerifier, type PasswordVerifier } from './passwords.js';
 import { createForwardAuth, ForwardAuthUnavailable, type ForwardAuth } from './forward-auth.js';
+import { createTokenIssuer, TokenRejected, type PartnerToken, type TokenIssuer } from './token-issuer.js';
 
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 type Awaitable<T> = T | Promise<T>;
@@ -62,6 +72,26 @@ export const auth = definePolicy({
   summary: 'Authenticates the client (JWT, API key, Basic, forward-auth) and sets the identity headers.',
   schema: RouteAuthSchema,
   sections: { auth: AuthSectionSchema, consumers: ConsumersSchema },
+  endpoints(ctx: CompileContext): readonly PolicyEndpoint[] {
+    const section = ctx.section('auth') as AuthSection | undefined;
+    const te = section?.token_endpoint;
+    if (te === undefined) return [];
+    const issuer = tokenIssuer(ctx);
+    return [
+      {
+        name: 'portico:token',
+        path: te.path,
+        methods: ['POST'],
+        policy: { onRequest: (ex) => issuer.handleToken(ex) },
+      },
+      {
+        name: 'portico:jwks',
+        path: te.jwks_path,
+        methods: ['GET', 'HEAD'],
+        policy: { onRequest: (ex) => issuer.handleJwks(ex) },
+      },
+    ];
+  },
   create(config: RouteAuth, ctx: CompileContext): Policy {
     const section = ctx.section('auth') as AuthSection;
     const refs = typeof config === 'string' ? [config] : Array.isArray(config) ? config : config.methods;
@@ -71,7 +101,8 @@ export const auth = definePolicy({
     // forward-auth has no credential of its own to detect: it is asked only when no other method's
     // credential is on the request.
     const ordered = [
-      ...refs.filter((r) => !r.startsWith('forward_auth:')),
+      ...refs.filter((r) => r === 'partner_token'),
+      ...refs.filter((r) => r !== 'partner_token' && !r.startsWith('forward_auth:')),
       ...refs.filter((r) => r.startsWith('forward_auth:')),
     ];
     const methods = ordered.map((ref) => buildMethod(ref, section, directory, ctx));
@@ -268,6 +299,53 @@ function buildMethod(
       },
     };
   }
+  if (ref === 'partner_token') {
+    const te = section.token_endpoint;
+    if (te === undefined)
+      throw new PolicyConfigError('auth method "partner_token" needs auth.token_endpoint in the config', []);
+    const issuer = tokenIssuer(ctx);
+    const route = ctx.routeName;
+    const challenge = `Bearer realm="${realm}"`;
+    const invalid = (description: string) =>
+      problems.unauthenticated(
+        `Invalid token: ${description}`,
+        `${challenge}, error="invalid_token", error_description="${quote(description)}"`,
+      );
+    const check = (token: PartnerToken): Identity => {
+      // The gateway accepts its own tokens only on the routes they were issued for.
+      if (!token.routes.includes(route))
+        throw new Problem({
+          code: 'forbidden',
+          status: 403,
+          title: 'Forbidden',
+          detail: 'This token is not valid for this route',
+          headers: { 'www-authenticate': `${challenge}, error="insufficient_scope"` },
+        });
+      return token.identity;
+    };
+    return {
+      ref,
+      challenge,
+      // A bearer token is this method's when the gateway issued it (its unverified `iss` is ours); other
+      // bearer tokens are left to the route's jwt methods.
+      credential(ex) {
+        const token = scheme(ex, BEARER);
+        return token !== undefined && unverifiedIssuer(token) === te.issuer ? token : undefined;
+      },
+      authenticate(_ex, token) {
+        try {
+          const verified = issuer.verify(token);
+          if (verified instanceof Promise)
+            return verified.then(check, (err: unknown) => {
+              throw err instanceof TokenRejected ? invalid(err.description) : err;
+            });
+          return check(verified);
+        } catch (err) {
+          throw err instanceof TokenRejected ? invalid(err.description) : err;
+        }
+      },
+    };
+  }
   // forward_auth:<name>
   const name = ref.slice('forward_auth:'.length);
   const fwdConfig = section.forward_auth[name];
@@ -340,4 +418,113 @@ function safeDecode(v: string): string {
   } catch {
     return v;
   }
+}
+
+/** The `iss` claim of a JWT, read without verifying (only to pick the method that will verify it). */
+function unverifiedIssuer(token: string): string | undefined {
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first < 0 || second < 0 || second - first > 8192) return undefined;
+  try {
+    const payload = JSON.parse(
+      Buffer.from(token.slice(first + 1, second), 'base64url').toString('utf8'),
+    ) as unknown;
+    const iss = (payload as { iss?: unknown } | null)?.iss;
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keys are checked synchronously at load (the issuer itself imports them asynchronously). */
+function checkSigningKeys(te: TokenEndpointConfig, baseDir: string): void {
+  te.keys.forEach((k, i) => {
+    const at = ['token_endpoint', 'keys', i];
+    if ((k.private_key === undefined) === (k.private_key_file === undefined))
+      throw new PolicyConfigError('give exactly one of private_key or private_key_file', at);
+    let pem = k.private_key;
+    if (k.private_key_file !== undefined) {
+      try {
+        pem = readFileSync(resolve(baseDir, k.private_key_file), 'utf8');
+      } catch (err) {
+        throw new PolicyConfigError(
+          `cannot read ${k.private_key_file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+          [...at, 'private_key_file'],
+        );
+      }
+    }
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(pem!);
+    } catch {
+      throw new PolicyConfigError('not a PEM private key', at);
+    }
+    const ok =
+      k.alg === 'EdDSA'
+        ? key.asymmetricKeyType === 'ed25519'
+        : key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+    if (!ok)
+      throw new PolicyConfigError(
+        `${k.alg} needs ${k.alg === 'EdDSA' ? 'an Ed25519' : 'a P-256 EC'} key, this is ${key.asymmetricKeyType ?? 'unknown'}`,
+        [...at, 'alg'],
+      );
+  });
+}
+
+/**
+ * The token issuer for this config, shared by the token endpoint, the JWKS endpoint and every route that
+ * accepts partner tokens (one per distinct token_endpoint + consumers). Its keys are checked at load; the
+ * issuer is ready within a tick, and requests arriving before wait for it.
+ */
+function tokenIssuer(ctx: CompileContext): TokenIssuer {
+  const section = ctx.section('auth') as AuthSection;
+  const te = section.token_endpoint!;
+  const consumers = (ctx.section('consumers') ?? []) as Consumer[];
+  // The consumers file's content is part of the key: a changed file gets an issuer that knows the new set.
+  const file = section.consumers_file;
+  let fileDigest = '';
+  if (file !== undefined) {
+    try {
+      fileDigest = createHash('sha256')
+        .update(readFileSync(resolve(ctx.baseDir, file)))
+        .digest('hex');
+    } catch {
+      fileDigest = 'unreadable';
+    }
+  }
+  return ctx.carryOver(
+    `auth:token-issuer:${JSON.stringify(te)}:${JSON.stringify(consumers)}:${fileDigest}:${ctx.baseDir}`,
+    () => {
+      checkSigningKeys(te, ctx.baseDir);
+      const directory = consumerDirectory(ctx);
+      const ready = createTokenIssuer(te, directory, { baseDir: ctx.baseDir });
+      let issuer: TokenIssuer | undefined;
+      ready.then(
+        (i) => (issuer = i),
+        (err: unknown) =>
+          ctx.log.error({ event: 'token_issuer_failed', err }, 'the partner token issuer could not start'),
+      );
+      const unavailable = () => problems.authUnavailable('The token issuer is not ready');
+      return {
+        handleToken: (ex) =>
+          issuer
+            ? issuer.handleToken(ex)
+            : ready.then(
+                (i) => i.handleToken(ex),
+                () => Promise.reject(unavailable()),
+              ),
+        handleJwks(ex) {
+          if (issuer) return issuer.handleJwks(ex);
+          throw unavailable();
+        },
+        verify: (token) =>
+          issuer
+            ? issuer.verify(token)
+            : ready.then(
+                (i) => i.verify(token),
+                () => Promise.reject(unavailable()),
+              ),
+      } satisfies TokenIssuer;
+    },
+  );
 }

@@ -162,6 +162,41 @@ export const ForwardAuthSchema = Type.Object(
 );
 export type ForwardAuthConfig = Static<typeof ForwardAuthSchema>;
 
+export const TokenSigningKeySchema = Type.Object(
+  {
+    kid: Type.String({ pattern: NAME, description: 'Key id, published in the JWKS and set in each token.' }),
+    alg: Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256')], { default: 'EdDSA' }),
+    private_key: Type.Optional(
+      Type.String({
+        pattern: '-----BEGIN PRIVATE KEY-----',
+        'x-expected': 'a PKCS#8 PEM private key ("-----BEGIN PRIVATE KEY-----…"); use ${VAR}',
+      }),
+    ),
+    private_key_file: Type.Optional(Type.String({ minLength: 1, description: 'PKCS#8 PEM file.' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The gateway's own OAuth 2.0 token endpoint (client_credentials) for partners. */
+export const TokenEndpointSchema = Type.Object(
+  {
+    path: Type.String({ pattern: '^/', default: '/oauth/token' }),
+    jwks_path: Type.String({ pattern: '^/', default: '/.well-known/jwks.json' }),
+    issuer: Type.String({
+      minLength: 1,
+      description: 'The `iss` of issued tokens, e.g. https://api.example.com',
+    }),
+    audience: Type.String({ minLength: 1, default: 'portico' }),
+    ttl_s: Type.Integer({ minimum: 30, maximum: 86_400, default: 300, description: 'Token lifetime.' }),
+    keys: Type.Array(TokenSigningKeySchema, {
+      minItems: 1,
+      description: 'Signing keys: the first signs, every one is published (rotation: add the new key first).',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type TokenEndpointConfig = Static<typeof TokenEndpointSchema>;
+
 export const AuthSectionSchema = Type.Object(
   {
     jwt: Type.Record(Type.String({ pattern: NAME }), JwtConfigSchema, {
@@ -200,6 +235,7 @@ export const AuthSectionSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    token_endpoint: Type.Optional(TokenEndpointSchema),
     consumers_file: Type.Optional(
       Type.String({
         minLength: 1,
@@ -225,6 +261,21 @@ export const ConsumerSchema = Type.Object(
       }),
       { default: [], description: 'SHA-256 hashes of the API keys; keys themselves are never stored.' },
     ),
+    client_secret_hash: Type.Optional(
+      Type.String({
+        pattern: '^(sha256:[0-9a-f]{64}|\\$2[aby]\\$\\d\\d\\$.{53}|scrypt\\$.+)$',
+        'x-expected': 'a secret hash: sha256:<hex>, bcrypt or scrypt (portico hash-key / hash-password)',
+        description: 'For the token endpoint (client_credentials): the client id is the consumer id.',
+      }),
+    ),
+    token_scopes: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Scopes the token endpoint may grant this consumer.',
+    }),
+    token_routes: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: "Routes (by name) this consumer's gateway-issued tokens are valid on.",
+    }),
     password_hash: Type.Optional(
       Type.String({
         pattern: '^(\\$2[aby]\\$\\d\\d\\$.{53}|scrypt\\$.+)$',
@@ -239,10 +290,10 @@ export type Consumer = Static<typeof ConsumerSchema>;
 export const ConsumersSchema = Type.Array(ConsumerSchema, { default: [] });
 
 const METHOD_PATTERN =
-  '^(jwt(:[A-Za-z0-9][A-Za-z0-9_.-]*)?|api_key|basic|forward_auth:[A-Za-z0-9][A-Za-z0-9_.-]*)$';
+  '^(jwt(:[A-Za-z0-9][A-Za-z0-9_.-]*)?|api_key|basic|partner_token|forward_auth:[A-Za-z0-9][A-Za-z0-9_.-]*)$';
 const MethodRef = Type.String({
   pattern: METHOD_PATTERN,
-  'x-expected': 'jwt, jwt:<name>, api_key, basic or forward_auth:<name>',
+  'x-expected': 'jwt, jwt:<name>, api_key, basic, partner_token or forward_auth:<name>',
 });
 
 /** The route's `auth:` key: one method, a list (any of them), or the object form. */
