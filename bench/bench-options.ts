@@ -7,6 +7,9 @@ export const SCENARIO_IDS = [
   'portico-quiet',
   'portico-observed',
   'portico-policies',
+  'portico-apikey',
+  'portico-jwt-cached',
+  'portico-jwt-uncached',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 

@@ -93,3 +93,48 @@ export function routerConfig(port: number, upstreamPort: number, routeCount: num
 export function routerRequestPath(routeCount: number): string {
   return `/svc${Math.floor(routeCount / 2)}/items/42`;
 }
+
+/** The default route (observability off) behind an API key: one SHA-256 and a map lookup per request. */
+export function apiKeyConfig(port: number, upstreamPort: number, keyHash: string): string {
+  return [
+    ...gatewayHeader(port, ['  access_log: { enabled: false }', '  metrics: { enabled: false }']),
+    '  - name: bench',
+    '    path: /',
+    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    '    auth: api_key',
+    'consumers:',
+    '  - id: bench-client',
+    `    api_keys: ["${keyHash}"]`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * The default route (observability off) behind an RS256 JWT from a PEM key. `cacheSize` 0 turns the
+ * verification cache off, so every request pays the signature check (the load repeats one token).
+ */
+export function jwtConfig(
+  port: number,
+  upstreamPort: number,
+  publicKeyPem: string,
+  cacheSize: number,
+): string {
+  return [
+    ...gatewayHeader(port, ['  access_log: { enabled: false }', '  metrics: { enabled: false }']),
+    '  - name: bench',
+    '    path: /',
+    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    '    auth: jwt',
+    'auth:',
+    '  jwt:',
+    '    default:',
+    '      issuer: https://bench.portico.dev/',
+    `      cache_size: ${cacheSize}`,
+    '      public_key: |',
+    ...publicKeyPem
+      .trim()
+      .split('\n')
+      .map((l) => '        ' + l),
+    '',
+  ].join('\n');
+}

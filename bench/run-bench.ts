@@ -1,5 +1,7 @@
 // Entry of `npm run bench`: runs the interleaved scenarios and the router benchmark, prints the report.
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +11,8 @@ import { killAllNow, stopAll } from './child-processes.js';
 import { clockTicksPerSecond, procStatAvailable } from './cpu-usage.js';
 import { detectLoadGenerator } from './load-generator.js';
 import {
+  apiKeyConfig,
+  jwtConfig,
   observedConfig,
   quietConfig,
   passThroughConfig,
@@ -48,6 +52,9 @@ const LABELS: Record<ScenarioId, string> = {
   'portico-quiet': 'Portico default route, observability off',
   'portico-observed': 'Portico metrics + access log + tracing',
   'portico-policies': 'Portico tracing + headers',
+  'portico-apikey': 'Portico API key (default route, observability off)',
+  'portico-jwt-cached': 'Portico JWT RS256, verification cached',
+  'portico-jwt-uncached': 'Portico JWT RS256, every request verified',
 };
 
 function newResult(id: string, label: string): ScenarioResult {
@@ -91,7 +98,38 @@ async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPort: numb
       return startPortico(ctx, result, (port) => policiesConfig(port, upstreamPort), '/', {
         traceparent: TRACEPARENT,
       });
+    case 'portico-apikey': {
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      const key = 'pk_bench_' + randomBytes(24).toString('base64url');
+      const hash = 'sha256:' + createHash('sha256').update(key).digest('hex');
+      return startPortico(ctx, result, (port) => apiKeyConfig(port, upstreamPort, hash), '/', {
+        traceparent: TRACEPARENT,
+        'x-api-key': key,
+      });
+    }
+    case 'portico-jwt-cached':
+    case 'portico-jwt-uncached': {
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      const { pem, token } = await benchToken();
+      const cacheSize = id === 'portico-jwt-cached' ? 10_000 : 0;
+      return startPortico(ctx, result, (port) => jwtConfig(port, upstreamPort, pem, cacheSize), '/', {
+        traceparent: TRACEPARENT,
+        authorization: `Bearer ${token}`,
+      });
+    }
   }
+}
+
+/** An RS256 key pair made for this run and a one-hour token signed with it. */
+async function benchToken(): Promise<{ pem: string; token: string }> {
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const token = await new SignJWT({ sub: 'bench-user', roles: ['customer'], scope: 'orders:read' })
+    .setProtectedHeader({ alg: 'RS256' })
+    .setIssuer('https://bench.portico.dev/')
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(privateKey);
+  return { pem: await exportSPKI(publicKey), token };
 }
 
 async function startRouter(ctx: RunContext, routes: number, upstreamPort: number): Promise<Subject> {
