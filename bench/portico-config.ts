@@ -11,6 +11,14 @@ function gatewayHeader(port: number, extra: readonly string[] = []): string[] {
   ];
 }
 
+/** Gateway lines turning the access log and request metrics off. */
+const OBSERVABILITY_OFF = ['  access_log: { enabled: false }', '  metrics: { enabled: false }'];
+
+/** The one route every scenario uses: everything under / to the upstream. */
+function benchRoute(upstreamPort: number): string[] {
+  return ['  - name: bench', '    path: /', `    upstream: "http://127.0.0.1:${upstreamPort}"`];
+}
+
 /**
  * Scenario 3: one catch-all route with no policies and observability off (no trace policy, no access log,
  * no request metrics), so this measures the core: intake, forwarding headers, routing, proxying.
@@ -18,10 +26,8 @@ function gatewayHeader(port: number, extra: readonly string[] = []): string[] {
 export function passThroughConfig(port: number, upstreamPort: number): string {
   return [
     'defaults: { request_id: false }',
-    ...gatewayHeader(port, ['  access_log: { enabled: false }', '  metrics: { enabled: false }']),
-    '  - name: bench',
-    '    path: /',
-    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    ...gatewayHeader(port, OBSERVABILITY_OFF),
+    ...benchRoute(upstreamPort),
     '',
   ].join('\n');
 }
@@ -32,13 +38,7 @@ export function passThroughConfig(port: number, upstreamPort: number): string {
  * off: no access log, no request metrics, no span export.
  */
 export function quietConfig(port: number, upstreamPort: number): string {
-  return [
-    ...gatewayHeader(port, ['  access_log: { enabled: false }', '  metrics: { enabled: false }']),
-    '  - name: bench',
-    '    path: /',
-    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
-    '',
-  ].join('\n');
+  return [...gatewayHeader(port, OBSERVABILITY_OFF), ...benchRoute(upstreamPort), ''].join('\n');
 }
 
 /**
@@ -54,9 +54,7 @@ export function observedConfig(port: number, upstreamPort: number, collectorPort
       '    sample_ratio: 0',
       '    parent_based: false',
     ]),
-    '  - name: bench',
-    '    path: /',
-    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    ...benchRoute(upstreamPort),
     '',
   ].join('\n');
 }
@@ -65,9 +63,7 @@ export function observedConfig(port: number, upstreamPort: number, collectorPort
 export function policiesConfig(port: number, upstreamPort: number): string {
   return [
     ...gatewayHeader(port),
-    '  - name: bench',
-    '    path: /',
-    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    ...benchRoute(upstreamPort),
     '    headers:',
     '      request: { set: { X-Bench: "1" }, remove: [X-Remove-Me] }',
     '      response: { set: { X-Served-By: portico } }',
@@ -97,10 +93,8 @@ export function routerRequestPath(routeCount: number): string {
 /** The default route (observability off) behind an API key: one SHA-256 and a map lookup per request. */
 export function apiKeyConfig(port: number, upstreamPort: number, keyHash: string): string {
   return [
-    ...gatewayHeader(port, ['  access_log: { enabled: false }', '  metrics: { enabled: false }']),
-    '  - name: bench',
-    '    path: /',
-    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    ...gatewayHeader(port, OBSERVABILITY_OFF),
+    ...benchRoute(upstreamPort),
     '    auth: api_key',
     'consumers:',
     '  - id: bench-client',
@@ -120,10 +114,8 @@ export function jwtConfig(
   cacheSize: number,
 ): string {
   return [
-    ...gatewayHeader(port, ['  access_log: { enabled: false }', '  metrics: { enabled: false }']),
-    '  - name: bench',
-    '    path: /',
-    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    ...gatewayHeader(port, OBSERVABILITY_OFF),
+    ...benchRoute(upstreamPort),
     '    auth: jwt',
     'auth:',
     '  jwt:',
