@@ -1,0 +1,56 @@
+// The contract between the rate_limit policy and where counts live: the embedded memory store (default) or
+// Redis (shared by every gateway instance). One check takes one unit from every limit of a request at once
+// — all or nothing, so "10/s and 1000/h" never charges the hour for a request the second refused.
+
+/** Token bucket: holds up to `capacity` tokens, refilled continuously at `refillPerSecond`. */
+export interface BucketLimit {
+  readonly kind: 'bucket';
+  readonly capacity: number;
+  readonly refillPerSecond: number;
+}
+
+/**
+ * Sliding window: at most `limit` requests in any `windowMs`, estimated from the current and previous fixed
+ * windows (the previous one weighted by how much of it still overlaps) — O(1) state per key.
+ */
+export interface WindowLimit {
+  readonly kind: 'window';
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+export type LimitSpec = BucketLimit | WindowLimit;
+
+export interface LimitResult {
+  readonly allowed: boolean;
+  /** The limit's size (bucket capacity or window limit), for RateLimit headers. */
+  readonly limit: number;
+  /** Units left after this check (whole units, never negative). */
+  readonly remaining: number;
+  /** Milliseconds until one unit is available again (0 when some remain). */
+  readonly retryAfterMs: number;
+  /** Milliseconds until the limit is fully restored (bucket full / window empty). */
+  readonly resetMs: number;
+}
+
+export interface RateLimitStore {
+  /**
+   * Checks request `cost` against each `specs[i]` under `keys[i]` (same length); takes it from all of them
+   * only when every one allows it. The memory store answers synchronously, Redis with a Promise. Rejects /
+   * throws StoreUnavailable when the store cannot answer in time.
+   */
+  check(
+    keys: readonly string[],
+    specs: readonly LimitSpec[],
+    cost: number,
+  ): readonly LimitResult[] | Promise<readonly LimitResult[]>;
+  close(): Promise<void>;
+}
+
+/** The store did not answer (down, or slower than its timeout): the policy applies `on_store_error`. */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreUnavailable';
+  }
+}
