@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createTraceExporter } from '../observability/tracing.js';
+import { createMemoryRateLimitStore } from '../stores/memory/rate-limit.js';
+import { createRedisRateLimitStore } from '../stores/redis/rate-limit.js';
 import { porticoVersion } from '../version.js';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
@@ -46,7 +48,10 @@ export interface BuildDeps {
   readonly metrics?: GatewayMetrics | undefined;
   /** Logs unexpected errors with the trace id. */
   readonly eventLogger: Logger | undefined;
-  /** Export spans when `gateway.tracing` is configured (only a serving gateway does; validate never). */
+  /**
+   * A serving gateway: export spans when `gateway.tracing` is configured and connect to the Redis store.
+   * validate and routes never open connections.
+   */
   readonly exportTraces?: boolean;
 }
 
@@ -143,8 +148,30 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
   const sections = config as unknown as Readonly<Record<string, unknown>>;
   const inputs = new Set<string>();
   const eventLog = deps.eventLogger;
+  const storeConfig = gw.store;
+  if (storeConfig.type === 'redis' && storeConfig.url === undefined)
+    issues.error(['gateway', 'store', 'url'], 'type: redis needs url (redis://host:port)', 'key');
+  // One store per distinct settings, created when a route first needs it and carried over reloads.
+  const rateLimitStore = () =>
+    scope.get(
+      'store:' + JSON.stringify(storeConfig),
+      () =>
+        // validate / routes never connect anywhere: they get a memory store in its place.
+        storeConfig.type === 'redis' && storeConfig.url !== undefined && deps.exportTraces === true
+          ? {
+              kind: 'redis' as const,
+              store: createRedisRateLimitStore({
+                url: storeConfig.url,
+                prefix: storeConfig.prefix,
+                timeoutMs: storeConfig.timeout_ms,
+                cluster: storeConfig.cluster,
+              }),
+            }
+          : { kind: 'memory' as const, store: createMemoryRateLimitStore() },
+      (s) => s.store.close(),
+    );
   const context = {
-    gateway: { tracingHeader: gw.tracing_header, tracer },
+    gateway: { tracingHeader: gw.tracing_header, tracer, rateLimitStore },
     carryOver: scope.get.bind(scope),
     section: (name: string) => sections[name],
     baseDir: dirname(resolvePath(source.file)),

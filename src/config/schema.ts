@@ -226,6 +226,36 @@ export const GatewaySectionSchema = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'Prometheus metrics on the admin listener.' },
     ),
+    store: Type.Object(
+      {
+        type: Type.Union([Type.Literal('memory'), Type.Literal('redis')], {
+          default: 'memory',
+          description:
+            'Where rate-limit counts live: memory (this process) or redis (shared by every instance).',
+        }),
+        url: Type.Optional(
+          Type.String({
+            pattern: '^rediss?://',
+            'x-expected': 'a redis:// or rediss:// URL',
+            description: 'The Redis server (type: redis); use ${VAR} for a password.',
+          }),
+        ),
+        cluster: Type.Boolean({ default: false, description: 'The URL names a Redis Cluster node.' }),
+        timeout_ms: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 50,
+          description: "Longest a request waits for the store; then the route's on_store_error applies.",
+          'x-expected': 'a number of milliseconds',
+        }),
+        prefix: Type.String({
+          minLength: 1,
+          default: 'portico:rl:',
+          description: 'Prefix of every Redis key.',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'Shared state for rate limits.' },
+    ),
     trusted_proxies: Type.Array(
       Type.String({ 'x-expected': 'an IP address or CIDR such as "10.0.0.0/8"', format: 'cidr' }),
       {
@@ -414,9 +444,8 @@ const defaultsCoreProperties = {
  * yet" instead of "unknown key"; each entry leaves this list when its capability lands.
  */
 export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  root: { tiers: 'rate limiting' },
+  root: {},
   gateway: {
-    store: 'rate limiting',
     workers: 'multi-process workers',
     profile: 'edge/platform profiles',
   },
@@ -427,7 +456,6 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
     retries: 'retries',
   },
   route: {
-    rate_limit: 'rate limiting',
     transform: 'transformation',
     cache: 'caching',
     version: 'versioning',

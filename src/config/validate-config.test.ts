@@ -251,16 +251,12 @@ describe('validation: unknown and planned keys', () => {
   });
 
   const planned: readonly (readonly [text: string, path: string])[] = [
-    [oneRoute('    rate_limit: { requests_per_minute: 120, burst: 20 }\n'), 'routes[0].rate_limit'],
     [oneRoute('    transform: { request: { add_headers: { X-A: b } } }\n'), 'routes[0].transform'],
     [oneRoute('    cache: { ttl_s: 60 }\n'), 'routes[0].cache'],
-    ['tiers: { free: { requests_per_minute: 60 } }\nroutes: []\n', 'tiers'],
     [
       'upstreams:\n  u:\n    targets: [{ url: "http://a:1" }]\n    circuit_breaker: {}\nroutes: []\n',
       'upstreams.u.circuit_breaker',
     ],
-    ['gateway: { store: { type: memory } }\nroutes: []\n', 'gateway.store'],
-    ['defaults: { rate_limit: { capacity: 1 } }\nroutes: []\n', 'defaults.rate_limit'],
   ];
   for (const [text, path] of planned) {
     it(`${path} is "not available yet", not an unknown key`, async () => {

@@ -1,6 +1,7 @@
 // The policy contract: what a policy declares (definition) and what it does per request (instance).
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { TraceSink } from './trace-sink.js';
+import type { RateLimitStore } from '../stores/rate-limit-store.js';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 
@@ -63,6 +64,11 @@ export interface GatewaySettingsView {
   readonly tracingHeader: string;
   /** Span export, when `gateway.tracing` is configured. */
   readonly tracer?: TraceSink | undefined;
+  /**
+   * The rate-limit store of `gateway.store` (memory by default, or Redis), created on first use and shared
+   * by every route; `kind` names it for logs and metrics.
+   */
+  rateLimitStore?(): { readonly store: RateLimitStore; readonly kind: 'memory' | 'redis' };
 }
 
 /** What a policy declares: its config key, phase and schema. One per folder under src/policies/. */

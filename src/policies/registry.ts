@@ -4,6 +4,7 @@ import type { AnyPolicyDefinition } from '../pipeline/policy.js';
 import { auth } from './auth/index.js';
 import { headers } from './headers/index.js';
 import { identity } from './identity/index.js';
+import { rateLimit } from './rate-limit/index.js';
 import { requestId } from './request-id/index.js';
 import { requireAccess } from './require/index.js';
 
@@ -12,5 +13,6 @@ export const policyRegistry: readonly AnyPolicyDefinition[] = [
   identity,
   auth,
   requireAccess,
+  rateLimit,
   headers,
 ] as readonly AnyPolicyDefinition[];

@@ -1,0 +1,263 @@
+// Rate limiting (limit phase, after authentication so budgets can follow the consumer and its tier). Each
+// request takes one unit from every limit of its route under its key, all or nothing; a refused request is a
+// 429 problem with Retry-After. Limited routes answer with the RateLimit-Policy / RateLimit header fields.
+// Counts live in the gateway's store (memory, or Redis shared by every instance); when the store cannot
+// answer in time the route's `on_store_error` decides.
+import { definePolicy, PolicyConfigError, type CompileContext, type Policy } from '../../pipeline/policy.js';
+import { createStateKey, type Exchange } from '../../pipeline/exchange.js';
+import type { GatewayResponse } from '../../pipeline/gateway-response.js';
+import { IDENTITY } from '../../pipeline/identity.js';
+import { Problem } from '../../http/problem.js';
+import type { LimitResult, LimitSpec, RateLimitStore } from '../../stores/rate-limit-store.js';
+import {
+  RateLimitSchema,
+  TiersSchema,
+  type LimitConfig,
+  type RateLimitConfig,
+  type TiersConfig,
+} from './schema.js';
+
+type Awaitable<T> = T | Promise<T>;
+
+/** A limit ready for the store, with its name (for the RateLimit fields) and window (seconds). */
+interface CompiledLimit {
+  readonly spec: LimitSpec;
+  readonly name: string;
+  readonly windowS: number;
+  /** `"name";q=…;w=…` for RateLimit-Policy. */
+  readonly policyItem: string;
+}
+
+interface Budget {
+  readonly limits: readonly CompiledLimit[];
+  readonly specs: readonly LimitSpec[];
+  readonly policyHeader: string;
+}
+
+/** What the limit step decided, for the response headers. */
+const DECISION = createStateKey<{ budget: Budget; results: readonly LimitResult[] }>('rate_limit.decision');
+
+/** Turns one configured limit (any form) into a store spec. */
+export function compileLimit(
+  l: LimitConfig,
+  index: number,
+  path: readonly (string | number)[],
+): CompiledLimit {
+  const bucket = l.capacity !== undefined || l.refill !== undefined;
+  const perMinute = l.requests_per_minute !== undefined || l.burst !== undefined;
+  const window = l.limit !== undefined || l.window_s !== undefined;
+  const forms = [bucket, perMinute, window].filter(Boolean).length;
+  if (forms !== 1)
+    throw new PolicyConfigError(
+      forms === 0
+        ? 'a limit needs capacity + refill, requests_per_minute (+ burst), or limit + window_s'
+        : 'give one form per limit: capacity + refill, requests_per_minute + burst, or limit + window_s',
+      [...path],
+    );
+  let spec: LimitSpec;
+  let windowS: number;
+  if (bucket) {
+    if (l.capacity === undefined || l.refill === undefined)
+      throw new PolicyConfigError('a token bucket needs both capacity and refill (tokens per second)', [
+        ...path,
+      ]);
+    spec = { kind: 'bucket', capacity: l.capacity, refillPerSecond: l.refill };
+    windowS = Math.max(1, Math.ceil(l.capacity / l.refill));
+  } else if (perMinute) {
+    if (l.requests_per_minute === undefined)
+      throw new PolicyConfigError('burst needs requests_per_minute', [...path]);
+    const capacity = l.burst ?? Math.max(1, Math.round(l.requests_per_minute));
+    spec = { kind: 'bucket', capacity, refillPerSecond: l.requests_per_minute / 60 };
+    windowS = Math.max(1, Math.ceil((capacity * 60) / l.requests_per_minute));
+  } else {
+    if (l.limit === undefined || l.window_s === undefined)
+      throw new PolicyConfigError('a sliding window needs both limit and window_s', [...path]);
+    spec = { kind: 'window', limit: l.limit, windowMs: Math.round(l.window_s * 1000) };
+    windowS = Math.max(1, Math.ceil(l.window_s));
+  }
+  const name = l.name ?? (index === 0 ? 'default' : `l${index}`);
+  const q = spec.kind === 'bucket' ? spec.capacity : spec.limit;
+  return { spec, name, windowS, policyItem: `"${name}";q=${q};w=${windowS}` };
+}
+
+function compileBudget(limits: readonly LimitConfig[], path: readonly (string | number)[]): Budget {
+  const compiled = limits.map((l, i) => compileLimit(l, i, limits.length === 1 ? path : [...path, i]));
+  const names = new Set(compiled.map((c) => c.name));
+  if (names.size !== compiled.length) throw new PolicyConfigError('limit names must differ', [...path]);
+  return {
+    limits: compiled,
+    specs: compiled.map((c) => c.spec),
+    policyHeader: compiled.map((c) => c.policyItem).join(', '),
+  };
+}
+
+/** The route's own limits: the single-limit keys, or `limits:`. */
+function routeLimits(config: RateLimitConfig): LimitConfig[] | undefined {
+  const { limits, key: _k, tiered: _t, headers: _h, on_store_error: _o, ...single } = config;
+  const hasSingle = Object.values(single).some((v) => v !== undefined);
+  if (limits !== undefined && hasSingle)
+    throw new PolicyConfigError('give either one limit inline or a `limits:` list, not both', []);
+  if (limits !== undefined) return limits;
+  return hasSingle ? [single] : undefined;
+}
+
+type KeyPart = (ex: Exchange) => string;
+
+function keyPart(key: string): KeyPart {
+  switch (key) {
+    case 'ip':
+      return (ex) => ex.clientIp;
+    case 'route':
+      return (ex) => ex.routeName;
+    case 'global':
+      return () => '*';
+    case 'consumer':
+      // Anonymous requests share a budget per client address instead of one global anonymous bucket.
+      return (ex) => (ex.consumerId !== '' ? 'c:' + ex.consumerId : 'ip:' + ex.clientIp);
+    default: {
+      const name = key.slice('header:'.length).toLowerCase();
+      return (ex) => ex.headers.get(name) ?? '';
+    }
+  }
+}
+
+export const rateLimit = definePolicy({
+  name: 'rate_limit',
+  phase: 'limit',
+  summary:
+    'Token bucket or sliding window per consumer, IP, route, header or globally; tiers; 429 with Retry-After.',
+  schema: RateLimitSchema,
+  sections: { tiers: TiersSchema },
+  create(config, ctx: CompileContext): Policy {
+    const own = routeLimits(config);
+    const tiers = (ctx.section('tiers') ?? {}) as TiersConfig;
+    const tierBudgets = new Map<string, Budget>();
+    if (config.tiered) {
+      if (Object.keys(tiers).length === 0)
+        throw new PolicyConfigError('tiered: true needs a `tiers:` section', ['tiered']);
+      for (const [name, t] of Object.entries(tiers))
+        tierBudgets.set(name, compileBudget(Array.isArray(t) ? t : [t], ['tiers', name]));
+    } else if (own === undefined) {
+      throw new PolicyConfigError(
+        'rate_limit needs a limit (capacity + refill, requests_per_minute + burst, limit + window_s) or tiered: true',
+        [],
+      );
+    }
+    const routeBudget = own ? compileBudget(own, own.length > 1 ? ['limits'] : []) : undefined;
+    const anonymous = tierBudgets.get('anonymous') ?? routeBudget;
+    const keys = (Array.isArray(config.key) ? config.key : [config.key]).map(keyPart);
+    const single = keys.length === 1 ? keys[0]! : undefined;
+    const route = ctx.routeName;
+    const storeRef = ctx.gateway.rateLimitStore?.();
+    if (!storeRef) throw new PolicyConfigError('no rate-limit store is available here', []);
+    const store: RateLimitStore = storeRef.store;
+    const denyOnError = config.on_store_error === 'deny';
+    const sendHeaders = config.headers;
+    let lastWarning = -Infinity;
+    let suppressed = 0;
+
+    const budgetFor = (ex: Exchange): { budget: Budget; tier: string } | undefined => {
+      if (!config.tiered) return routeBudget ? { budget: routeBudget, tier: '' } : undefined;
+      const tier = ex.get(IDENTITY)?.tier;
+      if (tier === undefined) return anonymous ? { budget: anonymous, tier: 'anonymous' } : undefined;
+      const b = tierBudgets.get(tier);
+      // A consumer whose tier has no budget gets the route's own limits (or none).
+      if (b) return { budget: b, tier };
+      return routeBudget ? { budget: routeBudget, tier } : undefined;
+    };
+
+    const decide = (ex: Exchange, budget: Budget, results: readonly LimitResult[]): void => {
+      let refused: LimitResult | undefined;
+      for (const r of results)
+        if (!r.allowed && (refused === undefined || r.retryAfterMs > refused.retryAfterMs)) refused = r;
+      if (refused !== undefined) {
+        const retryS = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+        const headers: Record<string, string> = { 'retry-after': String(retryS) };
+        if (sendHeaders) {
+          headers['ratelimit-policy'] = budget.policyHeader;
+          headers['ratelimit'] = rateLimitField(budget, results);
+        }
+        throw new Problem({
+          code: 'rate-limited',
+          status: 429,
+          title: 'Too many requests',
+          detail: `Rate limit exceeded; retry in ${retryS} s`,
+          headers,
+        });
+      }
+      if (sendHeaders) ex.set(DECISION, { budget, results });
+    };
+
+    const storeFailed = (err: unknown): void => {
+      const now = performance.now();
+      if (now - lastWarning >= 10_000) {
+        ctx.log.warn(
+          {
+            event: 'rate_limit_store_error',
+            route,
+            store: storeRef.kind,
+            suppressed,
+            error: err instanceof Error ? err.message : String(err),
+            decision: denyOnError ? 'deny' : 'allow',
+          },
+          'the rate-limit store did not answer; applying on_store_error',
+        );
+        lastWarning = now;
+        suppressed = 0;
+      } else suppressed++;
+      if (denyOnError)
+        throw new Problem({
+          code: 'rate-limit-unavailable',
+          status: 503,
+          title: 'Rate limiting unavailable',
+          detail: 'The rate-limit store cannot be reached; try again shortly',
+          headers: { 'retry-after': '1' },
+          cause: err,
+        });
+    };
+
+    return {
+      onRequest(ex: Exchange): Awaitable<void> {
+        const chosen = budgetFor(ex);
+        if (chosen === undefined) return;
+        const budget = chosen.budget;
+        let id = single ? single(ex) : keys.map((k) => k(ex)).join('|');
+        if (chosen.tier !== '') id = chosen.tier + '|' + id;
+        const n = budget.specs.length;
+        const storeKeys: string[] = new Array<string>(n);
+        for (let i = 0; i < n; i++) storeKeys[i] = route + '|' + budget.limits[i]!.name + '|' + id;
+        let results: readonly LimitResult[] | Promise<readonly LimitResult[]>;
+        try {
+          results = store.check(storeKeys, budget.specs, 1);
+        } catch (err) {
+          return storeFailed(err);
+        }
+        if (results instanceof Promise)
+          return results.then(
+            (r) => decide(ex, budget, r),
+            (err: unknown) => {
+              if (err instanceof Problem) throw err;
+              storeFailed(err);
+            },
+          );
+        decide(ex, budget, results);
+      },
+      onResponse: sendHeaders
+        ? (ex: Exchange, res: GatewayResponse): void => {
+            const d = ex.get(DECISION);
+            if (d === undefined) return;
+            res.headers['ratelimit-policy'] = d.budget.policyHeader;
+            res.headers['ratelimit'] = rateLimitField(d.budget, d.results);
+          }
+        : undefined,
+    };
+  },
+});
+
+/** `RateLimit: "name";r=<remaining>;t=<seconds to reset>` for the tightest limit (the fewest remaining). */
+function rateLimitField(budget: Budget, results: readonly LimitResult[]): string {
+  let at = 0;
+  for (let i = 1; i < results.length; i++) if (results[i]!.remaining < results[at]!.remaining) at = i;
+  const r = results[at]!;
+  return `"${budget.limits[at]!.name}";r=${r.remaining};t=${Math.ceil(r.resetMs / 1000)}`;
+}
