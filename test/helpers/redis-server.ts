@@ -28,14 +28,18 @@ export interface StartRedisOptions {
 }
 
 // Module state on purpose: the exit hook must reach every server this test process started.
-const live = new Set<ChildProcess>();
+/** Running servers and their temp dirs. */
+const live = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   const killAll = () => {
-    for (const c of live) c.kill('SIGKILL');
+    for (const [c, dir] of live) {
+      c.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   };
   process.once('exit', killAll);
   // 'exit' does not run when a signal ends the process (Ctrl-C, a runner's timeout): handle those too.
@@ -123,7 +127,7 @@ export async function startRedisServer(opts: StartRedisOptions = {}): Promise<Te
     child.once('error', reject);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  live.add(child);
+  live.set(child, dir);
   void exited.then(() => {
     live.delete(child);
     rmSync(dir, { recursive: true, force: true });
