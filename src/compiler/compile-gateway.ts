@@ -171,7 +171,12 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
       (s) => s.store.close(),
     );
   const context = {
-    gateway: { tracingHeader: gw.tracing_header, tracer, rateLimitStore },
+    gateway: {
+      tracingHeader: gw.tracing_header,
+      tracer,
+      rateLimitStore,
+      ...(metrics ? { rateLimitMetrics: (route: string) => metrics.rateLimitRecorder(route) } : {}),
+    },
     carryOver: scope.get.bind(scope),
     section: (name: string) => sections[name],
     baseDir: dirname(resolvePath(source.file)),

@@ -65,6 +65,16 @@ export interface GatewayMetrics {
    * are counted together under consumer="(other)", so a flood of identities cannot grow the scrape.
    */
   consumerRecorder(limit: number): (ex: Exchange) => void;
+  /** Rate-limit decisions and store health for one route (series resolved per tier on first use). */
+  rateLimitRecorder(routeName: string): RateLimitRecorder;
+}
+
+export interface RateLimitRecorder {
+  allowed(tier: string): void;
+  limited(tier: string): void;
+  storeError(store: string): void;
+  /** Seconds one store check took (Redis: the round trip). */
+  storeLatency(store: string, seconds: number): void;
 }
 
 export function createGatewayMetrics(opts: {
@@ -140,6 +150,27 @@ export function createGatewayMetrics(opts: {
   );
   const spansExported = spans.series({ result: 'exported' });
   const spansFailed = spans.series({ result: 'failed' });
+  const rlAllowed = new FastCounter(
+    'portico_rate_limit_allowed_total',
+    'Requests a rate limit admitted, by route and tier ("(none)" without tiers).',
+    registry,
+  );
+  const rlRejected = new FastCounter(
+    'portico_rate_limit_rejected_total',
+    'Requests refused with 429 by a rate limit, by route and tier.',
+    registry,
+  );
+  const rlStoreErrors = new FastCounter(
+    'portico_rate_limit_store_errors_total',
+    'Rate-limit store checks that failed or timed out, by store.',
+    registry,
+  );
+  const rlStoreLatency = new FastHistogram(
+    'portico_rate_limit_store_duration_seconds',
+    'Time one rate-limit store check took, by store.',
+    registry,
+    OVERHEAD_BUCKETS,
+  );
   let consumerSeries: Map<string, CounterSeries> | undefined;
   const consumersSeen = new Set<string>();
   const consumerRequests = new FastCounter(
@@ -215,6 +246,22 @@ export function createGatewayMetrics(opts: {
           if (known) seen.set(key, series);
         }
         series.inc();
+      };
+    },
+    rateLimitRecorder(routeName: string): RateLimitRecorder {
+      const route = routeName === '' ? NO_ROUTE : routeName;
+      const allowed = new Map<string, CounterSeries>();
+      const limited = new Map<string, CounterSeries>();
+      const series = (m: Map<string, CounterSeries>, c: FastCounter, tier: string) => {
+        let s = m.get(tier);
+        if (s === undefined) m.set(tier, (s = c.series({ route, tier: tier === '' ? '(none)' : tier })));
+        return s;
+      };
+      return {
+        allowed: (tier) => series(allowed, rlAllowed, tier).inc(),
+        limited: (tier) => series(limited, rlRejected, tier).inc(),
+        storeError: (store) => rlStoreErrors.series({ store }).inc(),
+        storeLatency: (store, seconds) => rlStoreLatency.series({ store }).observe(seconds),
       };
     },
     reloaded(result, hash) {

@@ -69,6 +69,16 @@ export interface GatewaySettingsView {
    * by every route; `kind` names it for logs and metrics.
    */
   rateLimitStore?(): { readonly store: RateLimitStore; readonly kind: 'memory' | 'redis' };
+  /** Rate-limit metrics of one route, when metrics are on. */
+  rateLimitMetrics?(route: string): RateLimitMetrics;
+}
+
+/** What the rate_limit policy records (portico_rate_limit_*). */
+export interface RateLimitMetrics {
+  allowed(tier: string): void;
+  limited(tier: string): void;
+  storeError(store: string): void;
+  storeLatency(store: string, seconds: number): void;
 }
 
 /** What a policy declares: its config key, phase and schema. One per folder under src/policies/. */

@@ -76,6 +76,10 @@ routes:
       const warning = a.logs.find((l) => l.event === 'rate_limit_store_error');
       assert.ok(warning, 'the store failure is logged');
       assert.equal(warning.level, 'warn');
+      const metrics = await (await fetch(`${a.adminUrl}/metrics`)).text();
+      const m = /^portico_rate_limit_store_errors_total\{store="redis"\} (\d+)$/m.exec(metrics);
+      assert.ok(m && Number(m[1]) >= 2, 'store errors are counted');
+      assert.match(metrics, /^portico_rate_limit_store_duration_seconds_count\{store="redis"\} [1-9]/m);
     } finally {
       redis.resume();
     }

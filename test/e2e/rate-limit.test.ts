@@ -150,6 +150,25 @@ routes:
     assert.ok(limited.headers.get('retry-after'));
   });
 
+  it('counts allowed and refused requests by route and tier in /metrics', async () => {
+    await new Promise((r) => setTimeout(r, 50));
+    const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    const value = (name: string, route: string, tier: string) => {
+      const m = new RegExp(
+        `^${name}\\{route="${route}",tier="${tier.replace(/[()]/g, '\\$&')}"\\} (\\d+)$`,
+        'm',
+      ).exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    assert.equal(value('portico_rate_limit_allowed_total', 'seed-bucket', '(none)'), 4);
+    assert.equal(value('portico_rate_limit_rejected_total', 'seed-bucket', '(none)'), 1);
+    assert.equal(value('portico_rate_limit_allowed_total', 'tiered', 'anonymous'), 2);
+    assert.equal(value('portico_rate_limit_rejected_total', 'tiered', 'anonymous'), 1);
+    assert.equal(value('portico_rate_limit_allowed_total', 'tiered', 'free'), 3);
+    assert.equal(value('portico_rate_limit_allowed_total', 'tiered', 'pro'), 6);
+    assert.equal(value('portico_rate_limit_rejected_total', 'tiered', 'pro'), 1);
+  });
+
   it('routes without rate_limit send no RateLimit fields', async () => {
     const res = await fetch(`${gw.url}/nowhere`);
     await res.text();

@@ -151,6 +151,8 @@ export const rateLimit = definePolicy({
     const storeRef = ctx.gateway.rateLimitStore?.();
     if (!storeRef) throw new PolicyConfigError('no rate-limit store is available here', []);
     const store: RateLimitStore = storeRef.store;
+    const metrics = ctx.gateway.rateLimitMetrics?.(route);
+    const storeKind = storeRef.kind;
     const denyOnError = config.on_store_error === 'deny';
     const sendHeaders = config.headers;
     let lastWarning = -Infinity;
@@ -166,11 +168,12 @@ export const rateLimit = definePolicy({
       return routeBudget ? { budget: routeBudget, tier } : undefined;
     };
 
-    const decide = (ex: Exchange, budget: Budget, results: readonly LimitResult[]): void => {
+    const decide = (ex: Exchange, budget: Budget, tier: string, results: readonly LimitResult[]): void => {
       let refused: LimitResult | undefined;
       for (const r of results)
         if (!r.allowed && (refused === undefined || r.retryAfterMs > refused.retryAfterMs)) refused = r;
       if (refused !== undefined) {
+        metrics?.limited(tier);
         const retryS = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
         const headers: Record<string, string> = { 'retry-after': String(retryS) };
         if (sendHeaders) {
@@ -185,10 +188,12 @@ export const rateLimit = definePolicy({
           headers,
         });
       }
+      metrics?.allowed(tier);
       if (sendHeaders) ex.set(DECISION, { budget, results });
     };
 
     const storeFailed = (err: unknown): void => {
+      metrics?.storeError(storeKind);
       const now = performance.now();
       if (now - lastWarning >= 10_000) {
         ctx.log.warn(
@@ -226,21 +231,27 @@ export const rateLimit = definePolicy({
         const n = budget.specs.length;
         const storeKeys: string[] = new Array<string>(n);
         for (let i = 0; i < n; i++) storeKeys[i] = route + '|' + budget.limits[i]!.name + '|' + id;
+        const tier = chosen.tier;
         let results: readonly LimitResult[] | Promise<readonly LimitResult[]>;
         try {
           results = store.check(storeKeys, budget.specs, 1);
         } catch (err) {
           return storeFailed(err);
         }
-        if (results instanceof Promise)
+        if (results instanceof Promise) {
+          const started = metrics ? performance.now() : 0;
           return results.then(
-            (r) => decide(ex, budget, r),
+            (r) => {
+              if (metrics) metrics.storeLatency(storeKind, (performance.now() - started) / 1000);
+              decide(ex, budget, tier, r);
+            },
             (err: unknown) => {
               if (err instanceof Problem) throw err;
               storeFailed(err);
             },
           );
-        decide(ex, budget, results);
+        }
+        decide(ex, budget, tier, results);
       },
       onResponse: sendHeaders
         ? (ex: Exchange, res: GatewayResponse): void => {
