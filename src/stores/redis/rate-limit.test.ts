@@ -183,6 +183,28 @@ describe('redis rate-limit store: counting', { skip, concurrency: true }, () => 
   });
 });
 
+describe('redis rate-limit store: a paused gateway', { skip }, () => {
+  it('answers that arrived while the gateway itself was blocked win over the timeout', async () => {
+    const server = await startRedisServer();
+    const store = createRedisRateLimitStore({ url: server.url, timeoutMs: 200 });
+    try {
+      await store.ready;
+      const spec = [bucket(1, 0.001)];
+      await store.check(['paused'], spec, 1); // empties the bucket
+      const inFlight = Array.from({ length: 20 }, () => store.check(['paused'], spec, 1));
+      // Block this process past the deadline while Redis answers in well under a millisecond.
+      const until = performance.now() + 250;
+      while (performance.now() < until);
+      const results = await Promise.allSettled(inFlight);
+      const refused = results.filter((r) => r.status === 'fulfilled' && r.value[0]?.allowed === false);
+      assert.equal(refused.length, 20, JSON.stringify(results.map((r) => r.status)));
+    } finally {
+      await store.close();
+      await server.stop();
+    }
+  });
+});
+
 describe('redis rate-limit store: failures', { skip, concurrency: true }, () => {
   const timeoutMs = 50;
   const margin = 30;

@@ -85,8 +85,14 @@ export function createRedisRateLimitStore(opts: RedisRateLimitStoreOptions): Red
   /** The reply as results, or StoreUnavailable when it errs or takes longer than timeoutMs. */
   function answer(reply: Promise<unknown>, specs: readonly LimitSpec[]): Promise<readonly LimitResult[]> {
     return new Promise<readonly LimitResult[]>((resolve, reject) => {
+      // The rejection waits one more loop turn: after a pause of the gateway itself (GC, a starved CPU)
+      // timers run before sockets are read, and a reply that is already waiting must win over the timeout —
+      // otherwise a request Redis refused would be let through as a store failure.
       const timer = setTimeout(
-        () => reject(new StoreUnavailable(`redis rate-limit store: no answer within ${timeoutMs} ms`)),
+        () =>
+          setImmediate(() =>
+            reject(new StoreUnavailable(`redis rate-limit store: no answer within ${timeoutMs} ms`)),
+          ),
         timeoutMs,
       );
       reply.then(
