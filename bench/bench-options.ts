@@ -10,6 +10,8 @@ export const SCENARIO_IDS = [
   'portico-apikey',
   'portico-jwt-cached',
   'portico-jwt-uncached',
+  'portico-ratelimit-memory',
+  'portico-ratelimit-redis',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 

@@ -130,3 +130,21 @@ export function jwtConfig(
     '',
   ].join('\n');
 }
+
+/** A limit that never refuses (a billion tokens, refilled at a billion per second): the check is all it costs. */
+const NEVER_REFUSING_LIMIT = '    rate_limit: { capacity: 1000000000, refill: 1000000000, key: ip }';
+
+/**
+ * The default route (observability off) with a rate limit that never refuses, counted in the memory store
+ * (the default) or, with `redisUrl`, in Redis (`timeout_ms: 50`, the default `on_store_error: allow`).
+ */
+export function rateLimitConfig(port: number, upstreamPort: number, redisUrl: string | null): string {
+  const store =
+    redisUrl === null ? [] : ['  store:', '    type: redis', `    url: "${redisUrl}"`, '    timeout_ms: 50'];
+  return [
+    ...gatewayHeader(port, [...OBSERVABILITY_OFF, ...store]),
+    ...benchRoute(upstreamPort),
+    NEVER_REFUSING_LIMIT,
+    '',
+  ].join('\n');
+}

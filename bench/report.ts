@@ -9,6 +9,8 @@ export interface Measurement {
   readonly windowS: number;
   /** utime + stime delta of the proxy over the window, or null where CPU is not measured (the upstream). */
   readonly cpuTicks: number | null;
+  /** For a scenario with its own Redis: script runs (rate-limit checks) and Redis's CPU ticks over the window. */
+  readonly redis?: { readonly scriptCalls: number; readonly cpuTicks: number | null };
 }
 
 export interface ScenarioResult {
@@ -199,4 +201,85 @@ export function renderTargets(targets: readonly Target[], reference: ScenarioRes
 export function smallestTickDelta(scenarios: readonly ScenarioResult[]): number | null {
   const ticks = present(scenarios.flatMap((s) => s.measurements.map((m) => m.cpuTicks)));
   return ticks.length === 0 ? null : Math.min(...ticks);
+}
+
+/** Per-round differences of CPU µs/request against the reference scenario's same round. */
+export function cpuDeltas(subject: ScenarioResult, reference: ScenarioResult | undefined): number[] {
+  if (reference === undefined) return [];
+  const deltas: number[] = [];
+  for (const m of subject.measurements) {
+    const ref = reference.measurements.find((r) => r.round === m.round);
+    const a = cpuPerRequest(m);
+    const b = ref === undefined ? null : cpuPerRequest(ref);
+    if (a !== null && b !== null && Number.isFinite(a) && Number.isFinite(b)) deltas.push(a - b);
+  }
+  return deltas;
+}
+
+function signed(value: number, digits: number): string {
+  return `${value >= 0 ? '+' : '−'}${fmt(Math.abs(value), digits)}`;
+}
+
+/**
+ * What a feature adds over a reference scenario, as figures without a target: the paired per-round
+ * difference of CPU µs/request (median, min–max) and the ratio.
+ */
+export function renderAdded(
+  rows: readonly { readonly label: string; readonly scenario: ScenarioResult | undefined }[],
+  reference: ScenarioResult | undefined,
+  referenceLabel: string,
+): string {
+  return rows
+    .map(({ label, scenario: s }) => {
+      let detail: string;
+      if (s === undefined) detail = 'not selected (BENCH_ONLY)';
+      else if (s.unavailable !== null && s.measurements.length === 0)
+        detail = `${s.unavailable.kind}: ${oneLine(s.unavailable.reason, 160)}`;
+      else if (reference === undefined || reference.measurements.length === 0)
+        detail = `no figure: ${referenceLabel} did not run`;
+      else if (errorCount(s) + errorCount(reference) > 0) detail = 'invalid (errors during the runs)';
+      else {
+        const deltas = cpuDeltas(s, reference);
+        const ratios = cpuRatios(s, reference);
+        if (deltas.length === 0) detail = 'no CPU measurements';
+        else {
+          const range =
+            deltas.length === 1
+              ? ''
+              : ` (${signed(Math.min(...deltas), 1)} to ${signed(Math.max(...deltas), 1)})`;
+          detail =
+            `**${signed(median(deltas), 1)} µs/req**${range} over ${referenceLabel}, ` +
+            `${spread(ratios, 2, '×')} its CPU/req, over ${deltas.length} round(s)`;
+        }
+      }
+      return `- ${label}: ${detail}`;
+    })
+    .join('\n');
+}
+
+/**
+ * For a scenario with its own Redis: script runs per request (each must be one check: fewer means checks
+ * failed open and the row undercounts the store) and Redis's own CPU per request, which is not in the row.
+ */
+export function redisNote(s: ScenarioResult): string | null {
+  const rounds = s.measurements.filter((m) => m.redis !== undefined);
+  if (rounds.length === 0) return null;
+  const perRequest = rounds.map((m) =>
+    m.load.requests > 0 ? (m.redis?.scriptCalls ?? 0) / m.load.requests : Number.NaN,
+  );
+  const redisCpu = present(
+    rounds.map((m) =>
+      m.redis?.cpuTicks === null || m.redis?.cpuTicks === undefined
+        ? null
+        : cpuMicrosPerRequest(m.redis.cpuTicks, m.load.requests),
+    ),
+  );
+  const short = perRequest.some((v) => !(v >= 0.99));
+  return (
+    `${s.label}: Redis ran ${perRequest.map((v) => fmt(v, 2)).join(', ')} script(s) per request (per round)` +
+    (short
+      ? ' ⚠ fewer scripts than requests: some checks failed open (on_store_error: allow), so this row undercounts the store'
+      : '') +
+    `; Redis itself used ${spread(redisCpu, 1)} CPU µs/req on the load-generator CPU, not counted in the row`
+  );
 }

@@ -17,11 +17,15 @@ import {
   quietConfig,
   passThroughConfig,
   policiesConfig,
+  rateLimitConfig,
   routerConfig,
   routerRequestPath,
 } from './portico-config.js';
+import { redisMissingReason, startRedis, type BenchRedis } from './redis-server.js';
 import {
   oneLine,
+  redisNote,
+  renderAdded,
   renderTable,
   renderTargets,
   smallestTickDelta,
@@ -55,7 +59,15 @@ const LABELS: Record<ScenarioId, string> = {
   'portico-apikey': 'Portico API key (default route, observability off)',
   'portico-jwt-cached': 'Portico JWT RS256, verification cached',
   'portico-jwt-uncached': 'Portico JWT RS256, every request verified',
+  'portico-ratelimit-memory': 'Portico rate limit, memory store (default route, observability off)',
+  'portico-ratelimit-redis': 'Portico rate limit, Redis store (default route, observability off)',
 };
+
+/** The rate-limit rows: figures over the default route without a limit, no target. */
+const RATE_LIMIT_ROWS = [
+  { id: 'portico-ratelimit-memory', label: 'memory store' },
+  { id: 'portico-ratelimit-redis', label: 'Redis store (loopback, Redis on the load-generator CPU)' },
+] as const;
 
 function newResult(id: string, label: string): ScenarioResult {
   return { id, label, measurements: [], unavailable: null };
@@ -116,6 +128,34 @@ async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPort: numb
         traceparent: TRACEPARENT,
         authorization: `Bearer ${token}`,
       });
+    }
+    case 'portico-ratelimit-memory':
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      return startPortico(ctx, result, (port) => rateLimitConfig(port, upstreamPort, null), '/', {
+        traceparent: TRACEPARENT,
+      });
+    case 'portico-ratelimit-redis': {
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      const noRedis = redisMissingReason();
+      if (noRedis !== null) return pending(id, LABELS[id], noRedis);
+      let redis: BenchRedis;
+      try {
+        redis = await startRedis(ctx, await freePort(), ctx.readyTimeoutMs);
+      } catch (err: unknown) {
+        const reason = `redis-server did not start: ${err instanceof Error ? err.message : String(err)}`;
+        result.unavailable = { kind: 'failed', reason };
+        process.stderr.write(`${id}: ${reason}\n`);
+        return { result, proc: null, port: 0, path: '/', headers: {}, measureCpu: true };
+      }
+      const url = redis.url;
+      return startPortico(
+        ctx,
+        result,
+        (port) => rateLimitConfig(port, upstreamPort, url),
+        '/',
+        { traceparent: TRACEPARENT },
+        redis,
+      );
     }
   }
 }
@@ -207,6 +247,23 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
       baseline,
     ),
   ];
+  const rateLimited = RATE_LIMIT_ROWS.map(({ id, label }) => ({
+    label,
+    scenario: results.find((r) => r.id === id),
+  }));
+  if (rateLimited.some((row) => row.scenario !== undefined)) {
+    lines.push(
+      '',
+      'Rate limiting (figures, no target): CPU added per request by a limit that never refuses ' +
+        '(`capacity`/`refill` 1e9, `key: ip`), paired per round with the default route without it:',
+      '',
+      renderAdded(
+        rateLimited,
+        results.find((r) => r.id === 'portico-quiet'),
+        'the default route with observability off',
+      ),
+    );
+  }
   if (router.length > 0) {
     lines.push('', '## Router: 10 vs 10,000 routes', '');
     lines.push(
@@ -226,6 +283,16 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
   );
   for (const r of unavailable)
     lines.push(`- ${r.label}: ${r.unavailable?.kind} — ${oneLine(r.unavailable?.reason ?? '')}`);
+  for (const r of results) {
+    const note = redisNote(r);
+    if (note !== null) lines.push(`- ${note}.`);
+  }
+  if (results.some((r) => r.id === 'portico-ratelimit-redis' && r.measurements.length > 0)) {
+    lines.push(
+      '- The Redis store runs as configured (`timeout_ms: 50`): one ioredis connection with auto-pipelining ' +
+        "off (the store's default), the checks of all concurrent requests in flight on it at once.",
+    );
+  }
   for (const note of ctx.notes) lines.push(`- ${note}`);
   lines.push('');
   return lines.join('\n');

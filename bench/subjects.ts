@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ManagedProcess, readPortLine, verifyProcess, waitForHttp } from './child-processes.js';
 import { readCpuTicks } from './cpu-usage.js';
 import { runLoad, type LoadGenerator } from './load-generator.js';
+import { sampleRedis, type BenchRedis, type RedisSample } from './redis-server.js';
 import type { ScenarioResult } from './report.js';
 import type { Pinning } from './system-info.js';
 
@@ -19,6 +20,8 @@ export interface Subject {
   readonly headers: Readonly<Record<string, string>>;
   /** Whether the process's CPU per request is measured (proxies yes, the upstream no). */
   readonly measureCpu: boolean;
+  /** The Redis this subject's rate limit counts in: its script runs and CPU are read around each window. */
+  readonly redis?: BenchRedis;
 }
 
 export interface RunContext {
@@ -103,6 +106,7 @@ export async function startPortico(
   buildConfig: (port: number) => string,
   requestPath: string,
   headers: Readonly<Record<string, string>>,
+  redis?: BenchRedis,
 ): Promise<Subject> {
   const port = await freePort();
   const configFile = path.join(ctx.tmpDir, `${result.id}.yaml`);
@@ -119,7 +123,7 @@ export async function startPortico(
   try {
     await waitForHttp(proc, port, ctx.readyTimeoutMs);
     noteProcess(ctx, proc, port);
-    return { result, proc, port, path: requestPath, headers, measureCpu: true };
+    return { result, proc, port, path: requestPath, headers, measureCpu: true, ...(redis ? { redis } : {}) };
   } catch (err: unknown) {
     await proc.stop();
     const reason = `Portico did not start: ${err instanceof Error ? err.message : String(err)}`;
@@ -142,6 +146,16 @@ function readTicksIfAlive(proc: ManagedProcess): number | null {
   }
 }
 
+/** Script count and CPU ticks of the subject's Redis, or null when it has none or it does not answer. */
+async function sampleIfAlive(redis: BenchRedis | undefined): Promise<RedisSample | null> {
+  if (redis === undefined || redis.proc.hasExited) return null;
+  try {
+    return await sampleRedis(redis);
+  } catch {
+    return null;
+  }
+}
+
 /** Warm-up, then one timed window with /proc/<pid>/stat read right before and right after it. */
 export async function measureRound(ctx: RunContext, subject: Subject, round: number): Promise<void> {
   const { proc } = subject;
@@ -156,19 +170,41 @@ export async function measureRound(ctx: RunContext, subject: Subject, round: num
   };
   await runLoad(ctx.generator, { ...load, durationS: ctx.warmupS });
 
+  // Redis is read outside the proxy's window (INFO is a round trip), so the window stays as tight as before.
+  const redisBefore = await sampleIfAlive(subject.redis);
   const startedAt = process.hrtime.bigint();
   const before = subject.measureCpu ? readTicksIfAlive(proc) : null;
   const result = await runLoad(ctx.generator, { ...load, durationS: ctx.durationS });
   const after = subject.measureCpu ? readTicksIfAlive(proc) : null;
   const windowS = Number(process.hrtime.bigint() - startedAt) / 1e9;
+  const redisAfter = await sampleIfAlive(subject.redis);
 
   if (proc.hasExited || (subject.measureCpu && (before === null || after === null))) {
     return markDead(subject, proc, round);
   }
+  if (subject.redis !== undefined && (redisBefore === null || redisAfter === null)) {
+    // Checks failed open (on_store_error: allow) at least part of the window: not a measurement of Redis.
+    const reason = `Redis did not answer around the window of round ${round}: ${subject.redis.proc.describeExit()}`;
+    subject.result.unavailable = { kind: 'failed', reason };
+    process.stderr.write(`${subject.result.id}: ${reason}\n`);
+    return;
+  }
   const cpuTicks = before !== null && after !== null ? after - before : null;
-  subject.result.measurements.push({ round, load: result, windowS, cpuTicks });
+  const redis =
+    redisBefore !== null && redisAfter !== null
+      ? {
+          scriptCalls: redisAfter.scriptCalls - redisBefore.scriptCalls,
+          cpuTicks:
+            redisBefore.cpuTicks !== null && redisAfter.cpuTicks !== null
+              ? redisAfter.cpuTicks - redisBefore.cpuTicks
+              : null,
+        }
+      : undefined;
+  subject.result.measurements.push({ round, load: result, windowS, cpuTicks, ...(redis ? { redis } : {}) });
 
-  const cpu = cpuTicks === null ? '' : `, ${cpuTicks} ticks`;
+  const cpu =
+    (cpuTicks === null ? '' : `, ${cpuTicks} ticks`) +
+    (redis === undefined ? '' : `, ${redis.scriptCalls} Redis scripts, Redis ${redis.cpuTicks ?? '?'} ticks`);
   const errors = result.badStatus + result.socketErrors;
   process.stderr.write(
     `  ${subject.result.id}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms.toFixed(2)} ms` +
