@@ -233,7 +233,7 @@ describe('rate-limit exactness: three gateways on one Redis', { skip }, () => {
     // created full by the run's first check, at some Redis time `a`, and has refilled without a pause since
     // (requests never stop long enough to fill it), so the units the store admitted are exactly
     // capacity + refill × (ts − a) − t. Solved for `a`, that must be a moment inside the run: [t0, t1].
-    const stateKey = 'portico:rl:{exact|default|*}:exact|default|*';
+    const stateKey = 'portico:rl:{*}:exact|default|*';
     const level = Number(await redisCommand(redis!.port, ['HGET', stateKey, 't']));
     const lastAdmission = Number(await redisCommand(redis!.port, ['HGET', stateKey, 'ts']));
     const impliedStart = lastAdmission - ((allowedMetric - CAPACITY + level) / REFILL) * 1000;

@@ -64,7 +64,7 @@ export const runDemo: Command = {
         `  curl -i -X DELETE ${base}/payments          # method not allowed: 405 with Allow`,
         `  curl -i -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' ${base}/orders`,
         `  curl -i ${base}/account                     # needs credentials: 401 with WWW-Authenticate`,
-        `  curl -i -H 'X-Api-Key: pk_demo_0123456789' ${base}/account`,
+        `  curl -i -H 'X-Api-Key: pk_demo_0123456789' ${base}/account   # the demo consumer; X-Quota-* count its daily quota`,
         ...(token ? [`  curl -i -H 'Authorization: Bearer ${token}' ${base}/account`] : []),
         admin ? `  curl -s http://${admin}/readyz               # admin: readiness` : '',
         '',

@@ -8,7 +8,7 @@ import { createStateKey, type Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse } from '../../pipeline/gateway-response.js';
 import { IDENTITY } from '../../pipeline/identity.js';
 import { Problem } from '../../http/problem.js';
-import type { LimitResult, LimitSpec, RateLimitStore } from '../../stores/rate-limit-store.js';
+import type { LimitResult, LimitSpec, QuotaLimit, RateLimitStore } from '../../stores/rate-limit-store.js';
 import {
   RateLimitSchema,
   TiersSchema,
@@ -24,14 +24,20 @@ interface CompiledLimit {
   readonly spec: LimitSpec;
   readonly name: string;
   readonly windowS: number;
-  /** `"name";q=…;w=…` for RateLimit-Policy. */
+  /** `"name";q=…;w=…` for RateLimit-Policy (rate limits; quotas have their own header fields). */
   readonly policyItem: string;
+  /** A calendar quota: counted per subject across routes, reported in the Quota-* fields. */
+  readonly quota: boolean;
+  /** The store key's head: `<route>|<name>|` for rate limits, `quota|<name>|` for quotas. */
+  readonly keyHead: string;
 }
 
 interface Budget {
   readonly limits: readonly CompiledLimit[];
   readonly specs: readonly LimitSpec[];
+  /** RateLimit-Policy; '' when the budget has only quotas. */
   readonly policyHeader: string;
+  readonly hasQuota: boolean;
 }
 
 /** What the limit step decided, for the response headers. */
@@ -42,18 +48,33 @@ export function compileLimit(
   l: LimitConfig,
   index: number,
   path: readonly (string | number)[],
+  route = '',
 ): CompiledLimit {
   const bucket = l.capacity !== undefined || l.refill !== undefined;
   const perMinute = l.requests_per_minute !== undefined || l.burst !== undefined;
   const window = l.limit !== undefined || l.window_s !== undefined;
-  const forms = [bucket, perMinute, window].filter(Boolean).length;
+  const quota = l.quota !== undefined || l.per !== undefined;
+  const forms = [bucket, perMinute, window, quota].filter(Boolean).length;
   if (forms !== 1)
     throw new PolicyConfigError(
       forms === 0
-        ? 'a limit needs capacity + refill, requests_per_minute (+ burst), or limit + window_s'
-        : 'give one form per limit: capacity + refill, requests_per_minute + burst, or limit + window_s',
+        ? 'a limit needs capacity + refill, requests_per_minute (+ burst), limit + window_s, or quota + per'
+        : 'give one form per limit: capacity + refill, requests_per_minute + burst, limit + window_s, or quota + per',
       [...path],
     );
+  if (quota) {
+    if (l.quota === undefined || l.per === undefined)
+      throw new PolicyConfigError('a quota needs both quota (requests) and per (day or month)', [...path]);
+    const name = l.name ?? (l.per === 'day' ? 'daily' : 'monthly');
+    return {
+      spec: { kind: 'quota', limit: l.quota, period: l.per },
+      name,
+      windowS: l.per === 'day' ? 86_400 : 2_592_000,
+      policyItem: '',
+      quota: true,
+      keyHead: 'quota|' + name + '|',
+    };
+  }
   let spec: LimitSpec;
   let windowS: number;
   if (bucket) {
@@ -77,17 +98,32 @@ export function compileLimit(
   }
   const name = l.name ?? (index === 0 ? 'default' : `l${index}`);
   const q = spec.kind === 'bucket' ? spec.capacity : spec.limit;
-  return { spec, name, windowS, policyItem: `"${name}";q=${q};w=${windowS}` };
+  return {
+    spec,
+    name,
+    windowS,
+    policyItem: `"${name}";q=${q};w=${windowS}`,
+    quota: false,
+    keyHead: route + '|' + name + '|',
+  };
 }
 
-function compileBudget(limits: readonly LimitConfig[], path: readonly (string | number)[]): Budget {
-  const compiled = limits.map((l, i) => compileLimit(l, i, limits.length === 1 ? path : [...path, i]));
+function compileBudget(
+  limits: readonly LimitConfig[],
+  path: readonly (string | number)[],
+  route: string,
+): Budget {
+  const compiled = limits.map((l, i) => compileLimit(l, i, limits.length === 1 ? path : [...path, i], route));
   const names = new Set(compiled.map((c) => c.name));
   if (names.size !== compiled.length) throw new PolicyConfigError('limit names must differ', [...path]);
   return {
     limits: compiled,
     specs: compiled.map((c) => c.spec),
-    policyHeader: compiled.map((c) => c.policyItem).join(', '),
+    policyHeader: compiled
+      .filter((c) => !c.quota)
+      .map((c) => c.policyItem)
+      .join(', '),
+    hasQuota: compiled.some((c) => c.quota),
   };
 }
 
@@ -136,14 +172,14 @@ export const rateLimit = definePolicy({
       if (Object.keys(tiers).length === 0)
         throw new PolicyConfigError('tiered: true needs a `tiers:` section', ['tiered']);
       for (const [name, t] of Object.entries(tiers))
-        tierBudgets.set(name, compileBudget(Array.isArray(t) ? t : [t], ['tiers', name]));
+        tierBudgets.set(name, compileBudget(Array.isArray(t) ? t : [t], ['tiers', name], ctx.routeName));
     } else if (own === undefined) {
       throw new PolicyConfigError(
         'rate_limit needs a limit (capacity + refill, requests_per_minute + burst, limit + window_s) or tiered: true',
         [],
       );
     }
-    const routeBudget = own ? compileBudget(own, own.length > 1 ? ['limits'] : []) : undefined;
+    const routeBudget = own ? compileBudget(own, own.length > 1 ? ['limits'] : [], ctx.routeName) : undefined;
     const anonymous = tierBudgets.get('anonymous') ?? routeBudget;
     const keys = (Array.isArray(config.key) ? config.key : [config.key]).map(keyPart);
     const single = keys.length === 1 ? keys[0]! : undefined;
@@ -176,9 +212,20 @@ export const rateLimit = definePolicy({
         metrics?.limited(tier);
         const retryS = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
         const headers: Record<string, string> = { 'retry-after': String(retryS) };
-        if (sendHeaders) {
-          headers['ratelimit-policy'] = budget.policyHeader;
-          headers['ratelimit'] = rateLimitField(budget, results);
+        if (sendHeaders) setLimitHeaders(headers, budget, results);
+        const at = results.indexOf(refused);
+        const limit = budget.limits[at]!;
+        if (limit.quota) {
+          const resetAt = resetInstant(refused.resetMs);
+          const period = (limit.spec as QuotaLimit).period;
+          throw new Problem({
+            code: 'quota-exceeded',
+            status: 429,
+            title: 'Quota exhausted',
+            detail: `The ${period === 'day' ? 'daily' : 'monthly'} quota "${limit.name}" of ${refused.limit} requests is used up; it resets at ${resetAt}`,
+            headers,
+            extensions: { quota: limit.name, quota_limit: refused.limit, reset_at: resetAt },
+          });
         }
         throw new Problem({
           code: 'rate-limited',
@@ -226,15 +273,20 @@ export const rateLimit = definePolicy({
         const chosen = budgetFor(ex);
         if (chosen === undefined) return;
         const budget = chosen.budget;
-        let id = single ? single(ex) : keys.map((k) => k(ex)).join('|');
-        if (chosen.tier !== '') id = chosen.tier + '|' + id;
+        const subject = single ? single(ex) : keys.map((k) => k(ex)).join('|');
+        const tier = chosen.tier;
+        // Rate limits count per route (and tier); a quota counts the subject on every route naming it, and
+        // keeps counting when the consumer changes tier.
+        const id = tier !== '' ? tier + '|' + subject : subject;
         const n = budget.specs.length;
         const storeKeys: string[] = new Array<string>(n);
-        for (let i = 0; i < n; i++) storeKeys[i] = route + '|' + budget.limits[i]!.name + '|' + id;
-        const tier = chosen.tier;
+        for (let i = 0; i < n; i++) {
+          const l = budget.limits[i]!;
+          storeKeys[i] = l.keyHead + (l.quota ? subject : id);
+        }
         let results: readonly LimitResult[] | Promise<readonly LimitResult[]>;
         try {
-          results = store.check(storeKeys, budget.specs, 1);
+          results = store.check(storeKeys, budget.specs, 1, subject);
         } catch (err) {
           return storeFailed(err);
         }
@@ -257,18 +309,52 @@ export const rateLimit = definePolicy({
         ? (ex: Exchange, res: GatewayResponse): void => {
             const d = ex.get(DECISION);
             if (d === undefined) return;
-            res.headers['ratelimit-policy'] = d.budget.policyHeader;
-            res.headers['ratelimit'] = rateLimitField(d.budget, d.results);
+            setLimitHeaders(res.headers, d.budget, d.results);
           }
         : undefined,
     };
   },
 });
 
-/** `RateLimit: "name";r=<remaining>;t=<seconds to reset>` for the tightest limit (the fewest remaining). */
+/**
+ * The limit header fields: RateLimit-Policy and RateLimit for the rate limits, Quota-Limit / Quota-Remaining
+ * / Quota-Reset for the quotas.
+ */
+function setLimitHeaders(
+  headers: Record<string, string | string[]>,
+  budget: Budget,
+  results: readonly LimitResult[],
+): void {
+  if (budget.policyHeader !== '') {
+    headers['ratelimit-policy'] = budget.policyHeader;
+    headers['ratelimit'] = rateLimitField(budget, results);
+  }
+  if (budget.hasQuota) {
+    // The tightest quota: the fewest requests left.
+    let at = -1;
+    for (let i = 0; i < results.length; i++)
+      if (budget.limits[i]!.quota && (at < 0 || results[i]!.remaining < results[at]!.remaining)) at = i;
+    const r = results[at]!;
+    headers['x-quota-limit'] = String(r.limit);
+    headers['x-quota-remaining'] = String(r.remaining);
+    headers['x-quota-reset'] = resetInstant(r.resetMs);
+  }
+}
+
+/** `RateLimit: "name";r=<remaining>;t=<seconds to reset>` for the tightest rate limit (the fewest remaining). */
 function rateLimitField(budget: Budget, results: readonly LimitResult[]): string {
-  let at = 0;
-  for (let i = 1; i < results.length; i++) if (results[i]!.remaining < results[at]!.remaining) at = i;
+  let at = -1;
+  for (let i = 0; i < results.length; i++)
+    if (!budget.limits[i]!.quota && (at < 0 || results[i]!.remaining < results[at]!.remaining)) at = i;
   const r = results[at]!;
   return `"${budget.limits[at]!.name}";r=${r.remaining};t=${Math.ceil(r.resetMs / 1000)}`;
+}
+
+/**
+ * When a quota period ends, as an RFC 3339 UTC timestamp: now + the store's wait, rounded to the second —
+ * periods end on whole seconds, so a few milliseconds between this clock and the store's do not show.
+ */
+function resetInstant(waitMs: number): string {
+  const at = Math.round((Date.now() + waitMs) / 1000) * 1000;
+  return new Date(at).toISOString().replace('.000Z', 'Z');
 }

@@ -23,6 +23,14 @@ export const LimitSchema = Type.Object(
     // Sliding window.
     limit: Type.Optional(Count('Sliding window: at most this many requests in any `window_s`.')),
     window_s: Type.Optional(Positive('Sliding window length in seconds.')),
+    // Quota: a budget per UTC calendar day or month.
+    quota: Type.Optional(Count('Quota: at most this many requests per calendar `per` (UTC).')),
+    per: Type.Optional(
+      Type.Union([Type.Literal('day'), Type.Literal('month')], {
+        description: 'Quota period: a UTC calendar day or month.',
+        'x-expected': 'day or month',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -5,9 +5,11 @@ import type {
   BucketLimit,
   LimitResult,
   LimitSpec,
+  QuotaLimit,
   RateLimitStore,
   WindowLimit,
 } from '../rate-limit-store.js';
+import { calendarPeriod } from '../calendar.js';
 import { DEAD_AT, fieldsAt, KeyTable, tagAt } from './key-table.js';
 
 export interface MemoryRateLimitStoreOptions {
@@ -20,6 +22,11 @@ export interface MemoryRateLimitStoreOptions {
    * default, ≈ 135 MB.
    */
   readonly maxKeys?: number;
+  /**
+   * Epoch milliseconds for quotas, whose periods are UTC calendar days and months; default `Date.now()`.
+   * Only quotas read it: a wall-clock step moves a quota into another period, never a bucket's refill.
+   */
+  readonly wallClock?: () => number;
   /** How often a sweep pass drops idle keys; 0 disables the timer (call `sweep()`). Default 10,000. */
   readonly sweepIntervalMs?: number;
 }
@@ -31,7 +38,12 @@ export interface MemoryRateLimitStore extends RateLimitStore {
    * `retryAfterMs` is the wait until that limit admits `cost` (a cost above the limit's size never fits: it
    * reports `resetMs`), `resetMs` the wait until it is full (bucket) or empty (window) again.
    */
-  check(keys: readonly string[], specs: readonly LimitSpec[], cost: number): readonly LimitResult[];
+  check(
+    keys: readonly string[],
+    specs: readonly LimitSpec[],
+    cost: number,
+    subject?: string,
+  ): readonly LimitResult[];
   /** Keys currently held. */
   readonly size: number;
   /** Drops every idle key now (the timer does the same in slices). */
@@ -41,6 +53,7 @@ export interface MemoryRateLimitStore extends RateLimitStore {
 const NONE = -1;
 const BUCKET = 1;
 const WINDOW = 2;
+const QUOTA = 3;
 // Bucket fields: tokens at the last charge, and its time. Window fields: current fixed window's start, the
 // previous window's count, the current one's. Both keep DEAD_AT: bucket full again / both windows past.
 const TOKENS = 0;
@@ -48,6 +61,9 @@ const CHARGED_AT = 1;
 const START = 0;
 const PREVIOUS = 1;
 const CURRENT = 2;
+// Quota fields: the calendar period's index and its count (START / CURRENT's places).
+const PERIOD = 0;
+const COUNT = 1;
 /** Float tolerance in tokens: 1/3-per-second refills must add up to whole tokens. */
 const EPSILON = 1e-9;
 /** Slots a timer tick visits (under a millisecond), and the pause before the next tick of the same pass. */
@@ -62,7 +78,12 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions 
   if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError(`maxKeys must be a positive integer`);
   if (!(sweepIntervalMs >= 0 && Number.isFinite(sweepIntervalMs)))
     throw new RangeError(`sweepIntervalMs must be a finite number >= 0`);
-  return new MemoryRateLimit(options.now ?? monotonicNow, maxKeys, sweepIntervalMs);
+  return new MemoryRateLimit(
+    options.now ?? monotonicNow,
+    options.wallClock ?? Date.now,
+    maxKeys,
+    sweepIntervalMs,
+  );
 }
 
 function result(
@@ -97,6 +118,7 @@ class MemoryRateLimit implements MemoryRateLimitStore {
 
   constructor(
     private readonly now: () => number,
+    private readonly wallClock: () => number,
     maxKeys: number,
     private readonly sweepIntervalMs: number,
   ) {
@@ -113,6 +135,7 @@ class MemoryRateLimit implements MemoryRateLimitStore {
     if (specs.length !== n) throw new RangeError('check needs one spec per key');
     if (!(cost >= 0)) throw new RangeError('cost must be a number >= 0');
     const now = this.now();
+    let wall = NaN; // read once, and only when a quota is checked
     if (this.found.length < n) this.found = new Int32Array(n);
     const found = this.found;
     const table = this.table;
@@ -123,10 +146,13 @@ class MemoryRateLimit implements MemoryRateLimitStore {
       if (slot !== NONE) table.touch(slot);
       found[i] = slot;
       const spec = specs[i]!;
-      const fits =
-        spec.kind === 'bucket'
-          ? this.tokens(slot, spec, now) + EPSILON >= cost
-          : this.windowFits(this.loadWindow(slot, spec, now), spec, cost);
+      let fits: boolean;
+      if (spec.kind === 'bucket') fits = this.tokens(slot, spec, now) + EPSILON >= cost;
+      else if (spec.kind === 'window') fits = this.windowFits(this.loadWindow(slot, spec, now), spec, cost);
+      else {
+        if (wall !== wall) wall = this.wallClock();
+        fits = this.quotaCount(slot, spec, wall) + cost <= spec.limit;
+      }
       if (!fits) admit = false;
     }
     const charge = admit && cost > 0;
@@ -137,7 +163,9 @@ class MemoryRateLimit implements MemoryRateLimitStore {
       results.push(
         spec.kind === 'bucket'
           ? this.settleBucket(keys[i]!, found[i]!, spec, cost, now, charge)
-          : this.settleWindow(keys[i]!, found[i]!, spec, cost, now, charge),
+          : spec.kind === 'window'
+            ? this.settleWindow(keys[i]!, found[i]!, spec, cost, now, charge)
+            : this.settleQuota(keys[i]!, found[i]!, spec, cost, now, wall, charge),
       );
     }
     return results;
@@ -266,6 +294,47 @@ class MemoryRateLimit implements MemoryRateLimitStore {
       else retryAfterMs = 2 * windowMs - ((limit - cost) * windowMs) / current - elapsed;
     }
     return result(allowed, limit, left > 0 ? left : 0, retryAfterMs, resetMs);
+  }
+
+  /** The quota's count in the calendar period holding `wall` (0 when the stored one has ended). */
+  private quotaCount(slot: number, spec: QuotaLimit, wall: number): number {
+    if (slot === NONE) return 0;
+    const page = this.table.page(slot);
+    if (page.tags[tagAt(slot)] !== QUOTA) return 0;
+    const i = fieldsAt(slot);
+    // A stored period after ours only comes from a clock that stepped back: keep the count.
+    return page.numbers[i + PERIOD]! >= calendarPeriod(wall, spec.period).index
+      ? page.numbers[i + COUNT]!
+      : 0;
+  }
+
+  private settleQuota(
+    key: string,
+    slot: number,
+    spec: QuotaLimit,
+    cost: number,
+    now: number,
+    wall: number,
+    charge: boolean,
+  ): LimitResult {
+    slot = this.recheck(key, slot);
+    const limit = spec.limit;
+    const period = calendarPeriod(wall, spec.period);
+    let count = this.quotaCount(slot, spec, wall);
+    const allowed = count + cost <= limit;
+    const untilEnd = period.end - wall;
+    if (charge) {
+      count += cost;
+      if (slot === NONE) slot = this.insert(key);
+      const page = this.table.page(slot);
+      const i = fieldsAt(slot);
+      page.numbers[i + PERIOD] = period.index;
+      page.numbers[i + COUNT] = count;
+      // Sweeps run on the monotonic clock: the period's end, seen from there.
+      page.numbers[i + DEAD_AT] = now + untilEnd;
+      page.tags[tagAt(slot)] = QUOTA;
+    }
+    return result(allowed, limit, count < limit ? limit - count : 0, allowed ? 0 : untilEnd, untilEnd);
   }
 
   /** After an insert in this check, a found slot may have been evicted and reused; find the key again. */

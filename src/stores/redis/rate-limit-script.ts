@@ -3,8 +3,49 @@
 import type { LimitResult, LimitSpec } from '../rate-limit-store.js';
 
 /**
- * KEYS[i]: the state hash of limit i. ARGV[1]: cost; then three per limit: kind ("b" bucket | "w" window),
- * size (capacity | limit), rate (refill per second | window ms). Reply: four integers per limit — allowed
+ * `calendar_period(ms, "d" | "m")` → index, start, end: the UTC day or month holding epoch milliseconds `ms`,
+ * as calendar.ts computes it (index: days since the epoch, or months since January 1970). Months use the
+ * proleptic Gregorian day-count conversions (days ↔ year, month, day), in integers.
+ */
+export const CALENDAR_LUA = `
+local DAY_MS = 86400000
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = m + 9
+  if m > 2 then mp = m - 3 end
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+local function civil_from_days(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local m = mp + 3
+  if mp >= 10 then m = mp - 9 end
+  if m <= 2 then y = y + 1 end
+  return y, m
+end
+local function calendar_period(ms, unit)
+  local day = math.floor(ms / DAY_MS)
+  if unit == 'd' then return day, day * DAY_MS, (day + 1) * DAY_MS end
+  local y, m = civil_from_days(day)
+  local ny, nm = y, m + 1
+  if nm > 12 then ny, nm = y + 1, 1 end
+  return (y - 1970) * 12 + m - 1, days_from_civil(y, m, 1) * DAY_MS, days_from_civil(ny, nm, 1) * DAY_MS
+end
+`;
+
+/**
+ * KEYS[i]: the state hash of limit i. ARGV[1]: cost; then three per limit: kind ("b" bucket | "w" window |
+ * "q" quota), size (capacity | limit | limit), rate (refill per second | window ms | "d" day or "m" month).
+ * Reply: four integers per limit — allowed
  * (this limit's own verdict), remaining, retryAfter and reset in microseconds, -1 for "never" (a bucket that
  * does not refill).
  *
@@ -13,11 +54,13 @@ import type { LimitResult, LimitSpec } from '../rate-limit-store.js';
  * `cost`; `reset` when `cost` exceeds its size), waits rounded up to whole microseconds. All limits are read
  * first; units are taken (and state written) only when every limit admits a positive cost. Time is Redis'
  * own clock (TIME), one timeline for every gateway. Bucket hash {t: tokens, ts: ms}; window hash {w: window
- * index, c: current count, p: previous count}. A hash expires when its absence means the same as its content
+ * index, c: current count, p: previous count}; quota hash {p: UTC period index, c: count}, expiring when
+ * the period ends (the calendar arithmetic is calendar.ts'). A hash expires when its absence means the same as its content
  * (bucket full, both windows past); a bucket that never refills keeps its state.
  */
 export const RATE_LIMIT_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
+${CALENDAR_LUA}
 local EPSILON = 1e-9
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
@@ -34,6 +77,14 @@ for i = 1, #KEYS do
     end
     level[i] = tokens
     fits[i] = tokens + EPSILON >= cost
+  elseif ARGV[i * 3 - 1] == 'q' then
+    local index, start, stop = calendar_period(now, ARGV[i * 3 + 1])
+    local h = redis.call('HMGET', KEYS[i], 'p', 'c')
+    local c = 0
+    -- A stored period after ours only comes from a clock that stepped back: keep the count.
+    if h[1] and tonumber(h[1]) >= index then c = tonumber(h[2]) end
+    window[i], elapsed[i], level[i] = index, stop, c
+    fits[i] = c + cost <= size
   else
     local cur = math.floor(now / rate)
     local h = redis.call('HMGET', KEYS[i], 'w', 'c', 'p')
@@ -76,6 +127,17 @@ for i = 1, #KEYS do
       if reset == math.huge then redis.call('PERSIST', KEYS[i])
       else redis.call('PEXPIRE', KEYS[i], math.max(1, math.ceil(reset))) end
     end
+  elseif ARGV[i * 3 - 1] == 'q' then
+    local c, stop = level[i], elapsed[i]
+    if charge then c = c + cost end
+    remaining = math.max(0, size - c)
+    reset = stop - now
+    retry = 0
+    if not fits[i] then retry = stop - now end
+    if charge then
+      redis.call('HSET', KEYS[i], 'p', window[i], 'c', c)
+      redis.call('PEXPIREAT', KEYS[i], stop)
+    end
   else
     local c, p, e = level[i], prev[i], elapsed[i]
     if charge then c = c + cost end
@@ -102,14 +164,14 @@ return out
 `;
 
 /**
- * Redis key of each limit's state: `${prefix}{${tag}}:${keys[i]}`, where the tag is keys[0] (braces
- * removed, "_" when empty). Every key of one check carries the same hash tag, so a check's keys share one
- * Cluster slot and the script may touch them all; keys[i] still names the state, so two limits of one
- * check never share a hash. It assumes what the policy does: the keys of one check belong to one subject
- * (one client's "10/s and 1000/h"), so keys[0] is the same whenever keys[i] is.
+ * Redis key of each limit's state: `${prefix}{${tag}}:${keys[i]}`, where the tag is the check's subject
+ * (default keys[0]; braces removed, "_" when empty). Every key of one check carries the same hash tag, so a
+ * check's keys share one Cluster slot and the script may touch them all; keys[i] still names the state, so
+ * two limits of one check never share a hash. The policy passes its key value (the consumer, the address…)
+ * as the subject: a quota key used by several routes is then the same Redis key from every route.
  */
-export function stateKeys(prefix: string, keys: readonly string[]): string[] {
-  const first = keys[0] ?? '';
+export function stateKeys(prefix: string, keys: readonly string[], subject?: string): string[] {
+  const first = subject ?? keys[0] ?? '';
   const stripped = first.includes('{') || first.includes('}') ? first.replace(/[{}]/g, '') : first;
   const head = `${prefix}{${stripped === '' ? '_' : stripped}}:`;
   return keys.map((key) => head + key);
@@ -120,7 +182,8 @@ export function scriptArgs(specs: readonly LimitSpec[], cost: number): (string |
   const args: (string | number)[] = [cost];
   for (const spec of specs) {
     if (spec.kind === 'bucket') args.push('b', spec.capacity, spec.refillPerSecond);
-    else args.push('w', spec.limit, spec.windowMs);
+    else if (spec.kind === 'window') args.push('w', spec.limit, spec.windowMs);
+    else args.push('q', spec.limit, spec.period === 'day' ? 'd' : 'm');
   }
   return args;
 }

@@ -33,7 +33,12 @@ export interface RedisRateLimitStoreOptions {
 }
 
 export interface RedisRateLimitStore extends RateLimitStore {
-  check(keys: readonly string[], specs: readonly LimitSpec[], cost: number): Promise<readonly LimitResult[]>;
+  check(
+    keys: readonly string[],
+    specs: readonly LimitSpec[],
+    cost: number,
+    subject?: string,
+  ): Promise<readonly LimitResult[]>;
   /** Settles when the first connection is ready (rejects if closed first); checks before it fail fast. */
   readonly ready: Promise<void>;
 }
@@ -116,7 +121,7 @@ export function createRedisRateLimitStore(opts: RedisRateLimitStoreOptions): Red
 
   return {
     ready,
-    check: function check(keys, specs, cost) {
+    check: function check(keys, specs, cost, subject) {
       // The memory store's errors for the same mistakes (a caller's bug, not the store's failure).
       if (keys.length !== specs.length) return Promise.reject(new RangeError('check needs one spec per key'));
       if (!(cost >= 0)) return Promise.reject(new RangeError('cost must be a number >= 0'));
@@ -128,7 +133,8 @@ export function createRedisRateLimitStore(opts: RedisRateLimitStoreOptions): Red
       }
       let reply: Promise<unknown>;
       try {
-        reply = client.porticoRateLimit(keys.length, ...stateKeys(prefix, keys), ...scriptArgs(specs, cost));
+        const stateKeyList = stateKeys(prefix, keys, subject);
+        reply = client.porticoRateLimit(keys.length, ...stateKeyList, ...scriptArgs(specs, cost));
       } catch (err) {
         reply = Promise.reject(err as Error);
       }
