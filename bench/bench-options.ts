@@ -12,6 +12,7 @@ export const SCENARIO_IDS = [
   'portico-jwt-uncached',
   'portico-ratelimit-memory',
   'portico-ratelimit-redis',
+  'portico-resilient',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 

@@ -148,3 +148,24 @@ export function rateLimitConfig(port: number, upstreamPort: number, redisUrl: st
     '',
   ].join('\n');
 }
+
+/**
+ * The default route (observability off) through a named upstream with the resilience features on — a
+ * circuit breaker, retries (never needed: the upstream answers 200) and passive health — so the difference
+ * to portico-quiet is what the resilient path costs per request.
+ */
+export function resilientConfig(port: number, upstreamPort: number): string {
+  return [
+    'upstreams:',
+    '  bench:',
+    `    targets: [{ url: "http://127.0.0.1:${upstreamPort}" }]`,
+    '    circuit_breaker: { failure_ratio: 0.5, min_requests: 20, window_ms: 10000, open_ms: 30000 }',
+    '    retries: { attempts: 2, backoff_ms: 50 }',
+    '    passive_health: { consecutive_failures: 5 }',
+    ...gatewayHeader(port, OBSERVABILITY_OFF),
+    '  - name: bench',
+    '    path: /',
+    '    upstream: bench',
+    '',
+  ].join('\n');
+}

@@ -18,6 +18,7 @@ import {
   passThroughConfig,
   policiesConfig,
   rateLimitConfig,
+  resilientConfig,
   routerConfig,
   routerRequestPath,
 } from './portico-config.js';
@@ -61,6 +62,8 @@ const LABELS: Record<ScenarioId, string> = {
   'portico-jwt-uncached': 'Portico JWT RS256, every request verified',
   'portico-ratelimit-memory': 'Portico rate limit, memory store (default route, observability off)',
   'portico-ratelimit-redis': 'Portico rate limit, Redis store (default route, observability off)',
+  'portico-resilient':
+    'Portico named upstream with circuit breaker, retries and passive health (default route, observability off)',
 };
 
 /** The rate-limit rows: figures over the default route without a limit, no target. */
@@ -132,6 +135,11 @@ async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPort: numb
     case 'portico-ratelimit-memory':
       if (missing !== null) return pending(id, LABELS[id], missing);
       return startPortico(ctx, result, (port) => rateLimitConfig(port, upstreamPort, null), '/', {
+        traceparent: TRACEPARENT,
+      });
+    case 'portico-resilient':
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      return startPortico(ctx, result, (port) => resilientConfig(port, upstreamPort), '/', {
         traceparent: TRACEPARENT,
       });
     case 'portico-ratelimit-redis': {

@@ -59,6 +59,13 @@ export async function startAdminServer(
       );
       return;
     }
+    if (path === '/upstreams' || path?.startsWith('/upstreams/')) {
+      const groups = gateway.holder.current.upstreams;
+      if (path === '/upstreams')
+        return sendJson(res, 200, { upstreams: [...groups.values()].map((g) => g.snapshot()) });
+      const group = groups.get(decodeURIComponent(path.slice('/upstreams/'.length)));
+      if (group !== undefined) return sendJson(res, 200, group.snapshot());
+    }
     return sendProblem(res, problems.routeNotFound(path ?? '/'));
   });
   const colon = listen.lastIndexOf(':');

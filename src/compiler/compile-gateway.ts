@@ -32,6 +32,8 @@ import { createAccessLog } from '../observability/access-log.js';
 import type { ResourceRegistry } from './carry-over.js';
 import { buildPipeline, compileRoute, createPolicies } from './compile-route.js';
 import type { CompiledRoute, GatewaySnapshot } from './snapshot.js';
+import type { UpstreamGroup } from '../proxy/upstream-group.js';
+import { upstreamEvents } from '../observability/upstream-events.js';
 
 /** A problem found before routing (414, 400, 413…), answered by the system route. */
 export const PRE_ROUTING_PROBLEM = createStateKey<Problem>('gateway.pre-routing-problem');
@@ -175,7 +177,12 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
       tracingHeader: gw.tracing_header,
       tracer,
       rateLimitStore,
-      ...(metrics ? { rateLimitMetrics: (route: string) => metrics.rateLimitRecorder(route) } : {}),
+      ...(metrics
+        ? {
+            rateLimitMetrics: (route: string) => metrics.rateLimitRecorder(route),
+            fallbackServed: (route: string, reason: string) => metrics.upstream('').fallback(route, reason),
+          }
+        : {}),
     },
     carryOver: scope.get.bind(scope),
     section: (name: string) => sections[name],
@@ -187,7 +194,20 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
       error: (fields: Readonly<Record<string, unknown>>, message: string) => eventLog?.error(fields, message),
     },
   };
-  const routeDeps = { config, registry: deps.registry, scope, issues, context, complete, onError, metrics };
+  const groups = new Map<string, UpstreamGroup>();
+  const routeDeps = {
+    config,
+    registry: deps.registry,
+    scope,
+    issues,
+    context,
+    complete,
+    onError,
+    metrics,
+    serving: deps.exportTraces === true,
+    upstreamEvents: (name: string) => upstreamEvents(name, metrics, deps.eventLogger),
+    groups,
+  };
 
   const compiled: CompiledRoute[] = [];
   config.routes.forEach((raw, i) => {
@@ -273,6 +293,7 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     warnings: issues.issues.filter((i) => i.severity === 'warning').map(formatIssue),
     inputs: [...inputs],
     inputsDigest: digestInputs([...inputs]),
+    upstreams: groups,
   };
   return { ok: true, snapshot, issues: issues.issues };
 }

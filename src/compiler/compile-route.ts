@@ -15,7 +15,9 @@ import {
 } from '../pipeline/policy.js';
 import type { CompiledPipeline, PipelineStep } from '../pipeline/run-pipeline.js';
 import { createForwarder } from '../proxy/forward.js';
-import { createPool, parseUpstreamUrl, poolKey, type UpstreamTarget } from '../proxy/upstream-target.js';
+import { parseUpstreamUrl } from '../proxy/upstream-target.js';
+import { UpstreamGroup, type UpstreamEvents } from '../proxy/upstream-group.js';
+import type { UpstreamConfig } from '../config/upstream-schema.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { CarryOverScope } from './carry-over.js';
 import type { CompiledRoute } from './snapshot.js';
@@ -35,6 +37,12 @@ export interface RouteCompileDeps {
   /** Records each route's requests (metrics), when metrics are on. */
   readonly metrics?: GatewayMetrics | undefined;
   readonly onError: (ex: Exchange, err: unknown) => void;
+  /** A serving gateway: upstream groups start health checks and host-name re-resolution. */
+  readonly serving: boolean;
+  /** Metrics and logs of an upstream group's events (circuit transitions, health, ejections). */
+  readonly upstreamEvents?: ((name: string) => UpstreamEvents) | undefined;
+  /** Named upstream groups in use, for the admin view (filled while compiling). */
+  readonly groups: Map<string, UpstreamGroup>;
 }
 
 export function compileRoute(
@@ -49,12 +57,14 @@ export function compileRoute(
   const timeouts: TimeoutsConfig = { ...(defaults.timeouts ?? {}), ...(route.timeouts ?? {}) };
   const totalMs = route.timeout_ms ?? defaults.timeout_ms ?? BUILTIN_TIMEOUT_MS;
 
-  const targets = resolveTargets(route, timeouts, deps, at('upstream'));
+  const resolved = resolveGroup(route, timeouts, deps, at('upstream'));
+  const group = resolved?.group;
   const policies = createPolicies(route, route.name, deps, (name, rest) => at(name, ...rest));
-  if (!targets || !policies) return undefined;
+  if (!resolved || !group || !policies) return undefined;
 
   const terminal = createForwarder({
-    targets,
+    group,
+    basePath: resolved.basePath,
     stripPrefix: route.strip_prefix,
     preserveHost: route.preserve_host,
     totalMs,
@@ -69,7 +79,7 @@ export function compileRoute(
     priority: route.priority,
     upstreamLabel: /^https?:\/\//i.test(route.upstream)
       ? route.upstream
-      : `${route.upstream} (${targets.length} target${targets.length === 1 ? '' : 's'})`,
+      : `${route.upstream} (${group.endpoints.length} target${group.endpoints.length === 1 ? '' : 's'})`,
     policyNames: policies.map((p) => p.name),
     pipeline: buildPipeline(policies, terminal, {
       complete: deps.metrics ? [deps.metrics.routeRecorder(route.name), ...deps.complete] : deps.complete,
@@ -140,68 +150,92 @@ export function buildPipeline(
   };
 }
 
-function resolveTargets(
+/** The route's upstream group: a named upstream (shared by its routes), or a one-target group for a URL. */
+function resolveGroup(
   route: RouteConfig,
   timeouts: TimeoutsConfig,
   deps: RouteCompileDeps,
   path: (string | number)[],
-): UpstreamTarget[] | undefined {
+): { group: UpstreamGroup; basePath: string | undefined } | undefined {
   const { config, scope, issues } = deps;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(route.upstream)) {
+  const inline = /^[a-z][a-z0-9+.-]*:\/\//i.test(route.upstream);
+  let name = route.upstream;
+  let upstream: UpstreamConfig | undefined;
+  let basePath: string | undefined;
+  if (inline) {
     try {
       const parsed = parseUpstreamUrl(route.upstream);
-      const settings = {
-        connectTimeoutMs: timeouts.connect_ms ?? BUILTIN_CONNECT_MS,
-        keepAliveTimeoutMs: BUILTIN_KEEP_ALIVE_MS,
-        connections: undefined,
+      name = parsed.origin;
+      // Routes to one origin share its group (and connections); each keeps its own base path.
+      basePath = parsed.basePath;
+      upstream = {
+        targets: [{ url: parsed.origin, weight: 1 }],
+        balance: 'round-robin',
+        hash_on: 'ip',
+        connect_timeout_ms: BUILTIN_CONNECT_MS,
+        keep_alive_timeout_ms: BUILTIN_KEEP_ALIVE_MS,
+        resolve_interval_ms: 0,
+        max_ejected_percent: 50,
       };
-      const pool = scope.get(
-        poolKey(parsed.origin, settings),
-        () => createPool(parsed.origin, settings),
-        (p) => p.close(),
-      );
-      return [{ ...parsed, weight: 1, pool }];
     } catch (err) {
       issues.error(path, `invalid upstream URL: ${(err as Error).message}`);
       return undefined;
     }
+  } else {
+    upstream = config.upstreams[route.upstream];
+    if (!upstream) {
+      const names = Object.keys(config.upstreams);
+      const hint = closest(route.upstream, names);
+      issues.error(
+        path,
+        `no upstream named "${route.upstream}"` +
+          (hint
+            ? ` — did you mean "${hint}"?`
+            : names.length > 0
+              ? `; defined: ${names.join(', ')}`
+              : '; write a URL such as http://127.0.0.1:3000 or define it under `upstreams`'),
+      );
+      return undefined;
+    }
+    let bad = false;
+    upstream.targets.forEach((t, i) => {
+      try {
+        parseUpstreamUrl(t.url);
+      } catch (err) {
+        bad = true;
+        issues.error(
+          ['upstreams', route.upstream, 'targets', i, 'url'],
+          `invalid upstream URL: ${(err as Error).message}`,
+        );
+      }
+    });
+    if (bad) return undefined;
   }
-  const named = config.upstreams[route.upstream];
-  if (!named) {
-    const names = Object.keys(config.upstreams);
-    const hint = closest(route.upstream, names);
-    issues.error(
-      path,
-      `no upstream named "${route.upstream}"` +
-        (hint
-          ? ` — did you mean "${hint}"?`
-          : names.length > 0
-            ? `; defined: ${names.join(', ')}`
-            : '; write a URL such as http://127.0.0.1:3000 or define it under `upstreams`'),
+  const pool = {
+    connectTimeoutMs: timeouts.connect_ms ?? upstream.connect_timeout_ms,
+    keepAliveTimeoutMs: upstream.keep_alive_timeout_ms,
+    connections: upstream.connections,
+  };
+  // Same upstream, same settings: the same group (its connections, health and circuits) across reloads.
+  const key = `upstream|${inline ? '' : name}|${JSON.stringify(upstream)}|${JSON.stringify(pool)}`;
+  let group: UpstreamGroup;
+  try {
+    group = scope.get(
+      key,
+      () =>
+        new UpstreamGroup({
+          name,
+          config: upstream,
+          pool,
+          ...(deps.upstreamEvents ? { events: deps.upstreamEvents(name) } : {}),
+        }),
+      (g) => g.close(),
     );
+  } catch (err) {
+    issues.error(inline ? path : ['upstreams', route.upstream], (err as Error).message);
     return undefined;
   }
-  const targets: UpstreamTarget[] = [];
-  named.targets.forEach((t, i) => {
-    try {
-      const parsed = parseUpstreamUrl(t.url);
-      const settings = {
-        connectTimeoutMs: timeouts.connect_ms ?? named.connect_timeout_ms,
-        keepAliveTimeoutMs: named.keep_alive_timeout_ms,
-        connections: named.connections,
-      };
-      const pool = scope.get(
-        poolKey(parsed.origin, settings),
-        () => createPool(parsed.origin, settings),
-        (p) => p.close(),
-      );
-      targets.push({ ...parsed, weight: t.weight, pool });
-    } catch (err) {
-      issues.error(
-        ['upstreams', route.upstream, 'targets', i, 'url'],
-        `invalid upstream URL: ${(err as Error).message}`,
-      );
-    }
-  });
-  return targets.length === named.targets.length ? targets : undefined;
+  if (deps.serving) group.start();
+  if (!inline) deps.groups.set(route.upstream, group);
+  return { group, basePath };
 }

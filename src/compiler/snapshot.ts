@@ -6,6 +6,7 @@ import type { CompiledPipeline } from '../pipeline/run-pipeline.js';
 import type { Policy } from '../pipeline/policy.js';
 import type { Router } from '../router/router.js';
 import type { CarryOverScope } from './carry-over.js';
+import type { UpstreamGroup } from '../proxy/upstream-group.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -36,4 +37,6 @@ export interface GatewaySnapshot {
   /** Files besides the config this snapshot was built from (consumers file…), with their content digest. */
   readonly inputs: readonly string[];
   readonly inputsDigest: string;
+  /** Named upstreams routes use, by name (admin `/upstreams`). */
+  readonly upstreams: ReadonlyMap<string, UpstreamGroup>;
 }

@@ -2,6 +2,9 @@
 // generated schema/gateway.schema.json and the reference docs all come from these definitions.
 import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import type { AnyPolicyDefinition } from '../pipeline/policy.js';
+import { UpstreamSchema, type UpstreamConfig } from './upstream-schema.js';
+
+export { UpstreamSchema };
 
 const LISTEN_PATTERN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$';
 export const HEADER_NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
@@ -322,30 +325,6 @@ export const TimeoutsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const UpstreamTarget = Type.Object(
-  {
-    url: Type.String({ pattern: '^https?://', 'x-expected': 'an http:// or https:// URL' }),
-    weight: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
-  },
-  { additionalProperties: false },
-);
-
-export const UpstreamSchema = Type.Object(
-  {
-    targets: Type.Array(UpstreamTarget, { minItems: 1, description: 'Servers of this upstream.' }),
-    connections: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        maximum: 100_000,
-        description: 'Most connections per target (default: no limit).',
-      }),
-    ),
-    connect_timeout_ms: Millis('Time to open a connection (504).', 5_000),
-    keep_alive_timeout_ms: Millis('How long an idle upstream connection is kept.', 4_000),
-  },
-  { additionalProperties: false },
-);
-
 const MatchValue = Type.Union([Type.String(), Type.Literal(true)], {
   'x-expected': 'an exact value, or true for "present with any value"',
 });
@@ -449,17 +428,11 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
     workers: 'multi-process workers',
     profile: 'edge/platform profiles',
   },
-  upstream: {
-    balance: 'load balancing',
-    health_check: 'upstream health checks',
-    circuit_breaker: 'circuit breaking',
-    retries: 'retries',
-  },
+  upstream: {},
   route: {
     transform: 'transformation',
     cache: 'caching',
     version: 'versioning',
-    fallback: 'fallbacks',
     webhook: 'webhooks',
   },
 };
@@ -509,7 +482,7 @@ export type RouteConfig = RouteCore & { readonly [policy: string]: unknown };
 export type DefaultsConfig = Static<TObject<typeof defaultsCoreProperties>> & {
   readonly [policy: string]: unknown;
 };
-export type UpstreamConfig = Static<typeof UpstreamSchema>;
+export type { UpstreamConfig };
 export type MatchConfig = Static<typeof MatchSchema>;
 export type TimeoutsConfig = Static<typeof TimeoutsSchema>;
 

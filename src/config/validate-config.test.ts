@@ -253,10 +253,7 @@ describe('validation: unknown and planned keys', () => {
   const planned: readonly (readonly [text: string, path: string])[] = [
     [oneRoute('    transform: { request: { add_headers: { X-A: b } } }\n'), 'routes[0].transform'],
     [oneRoute('    cache: { ttl_s: 60 }\n'), 'routes[0].cache'],
-    [
-      'upstreams:\n  u:\n    targets: [{ url: "http://a:1" }]\n    circuit_breaker: {}\nroutes: []\n',
-      'upstreams.u.circuit_breaker',
-    ],
+    [oneRoute('    webhook: { scheme: github }\n'), 'routes[0].webhook'],
   ];
   for (const [text, path] of planned) {
     it(`${path} is "not available yet", not an unknown key`, async () => {
@@ -321,8 +318,12 @@ describe('validation: defaults', () => {
     assert.equal(result.config.gateway.limits.max_header_bytes, 16_384);
     assert.deepEqual(result.config.upstreams.u, {
       targets: [{ url: 'http://a:1', weight: 1 }],
+      balance: 'round-robin',
+      hash_on: 'ip',
       connect_timeout_ms: 5_000,
       keep_alive_timeout_ms: 4_000,
+      resolve_interval_ms: 30_000,
+      max_ejected_percent: 50,
     });
   });
 

@@ -92,6 +92,16 @@ export const problems = {
   upstreamTimeout(detail: string, cause?: unknown): Problem {
     return new Problem({ code: 'upstream-timeout', status: 504, title: 'Upstream timeout', detail, cause });
   },
+  circuitOpen(retryAfterMs: number): Problem {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    return new Problem({
+      code: 'circuit-open',
+      status: 503,
+      title: 'Upstream circuit open',
+      detail: `The upstream is failing; requests are refused for ${seconds} s to let it recover`,
+      headers: { 'retry-after': String(seconds) },
+    });
+  },
   serviceUnavailable(detail: string): Problem {
     return new Problem({
       code: 'service-unavailable',

@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterSeries } from './fast-metrics.js';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { TracingStats } from './tracing.js';
+import { createUpstreamMetrics, type UpstreamMetrics } from './upstream-metrics.js';
 
 /** Request duration buckets in seconds: 1 ms to 30 s. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -47,6 +48,7 @@ const UPSTREAM_ERROR_KIND: Readonly<Record<string, string>> = {
   'upstream-timeout': 'timeout',
   'upstream-unavailable': 'refused',
   'bad-gateway': 'reset',
+  'circuit-open': 'circuit_open',
 };
 
 export interface GatewayMetrics {
@@ -67,6 +69,8 @@ export interface GatewayMetrics {
   consumerRecorder(limit: number): (ex: Exchange) => void;
   /** Rate-limit decisions and store health for one route (series resolved per tier on first use). */
   rateLimitRecorder(routeName: string): RateLimitRecorder;
+  /** Circuit, health, ejection, retry and fallback metrics of one upstream (created once per name). */
+  upstream(name: string): UpstreamMetrics;
 }
 
 export interface RateLimitRecorder {
@@ -118,7 +122,7 @@ export function createGatewayMetrics(opts: {
   );
   const upstreamErrors = new FastCounter(
     'portico_upstream_errors_total',
-    'Upstream failures by route and kind (timeout, refused, reset, 5xx).',
+    'Upstream failures by route and kind (timeout, refused, reset, 5xx, circuit_open).',
     registry,
   );
   new Gauge({
@@ -171,6 +175,8 @@ export function createGatewayMetrics(opts: {
     registry,
     OVERHEAD_BUCKETS,
   );
+  const upstreamMetrics = createUpstreamMetrics(registry);
+  const upstreams = new Map<string, UpstreamMetrics>();
   let consumerSeries: Map<string, CounterSeries> | undefined;
   const consumersSeen = new Set<string>();
   const consumerRequests = new FastCounter(
@@ -263,6 +269,11 @@ export function createGatewayMetrics(opts: {
         storeError: (store) => rlStoreErrors.series({ store }).inc(),
         storeLatency: (store, seconds) => rlStoreLatency.series({ store }).observe(seconds),
       };
+    },
+    upstream(name: string): UpstreamMetrics {
+      let m = upstreams.get(name);
+      if (m === undefined) upstreams.set(name, (m = upstreamMetrics(name)));
+      return m;
     },
     reloaded(result, hash) {
       reloads.inc({ result });

@@ -71,6 +71,8 @@ export interface GatewaySettingsView {
   rateLimitStore?(): { readonly store: RateLimitStore; readonly kind: 'memory' | 'redis' };
   /** Rate-limit metrics of one route, when metrics are on. */
   rateLimitMetrics?(route: string): RateLimitMetrics;
+  /** Counts a fallback response (portico_fallback_responses_total), when metrics are on. */
+  fallbackServed?(route: string, reason: string): void;
 }
 
 /** What the rate_limit policy records (portico_rate_limit_*). */

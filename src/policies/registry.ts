@@ -2,6 +2,7 @@
 // config schema, the docs and the compiler all read this list.
 import type { AnyPolicyDefinition } from '../pipeline/policy.js';
 import { auth } from './auth/index.js';
+import { fallback } from './fallback/index.js';
 import { headers } from './headers/index.js';
 import { identity } from './identity/index.js';
 import { rateLimit } from './rate-limit/index.js';
@@ -15,4 +16,5 @@ export const policyRegistry: readonly AnyPolicyDefinition[] = [
   requireAccess,
   rateLimit,
   headers,
+  fallback,
 ] as readonly AnyPolicyDefinition[];

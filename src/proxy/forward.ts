@@ -1,6 +1,9 @@
-// The innermost upstream call: picks a target, builds the upstream path (strip_prefix, base path, query),
-// dispatches through the target's undici Pool with the route's timeouts, and returns the response with
-// its body still streaming. Failures become 502/504 problems that name no internal host.
+// The innermost upstream call: picks an endpoint of the route's upstream group, builds the upstream path
+// (strip_prefix, base path, query), dispatches through the endpoint's undici Pool with the route's
+// timeouts, and returns the response with its body still streaming. With a circuit breaker or retries
+// configured it goes through the resilient path: fail fast while the circuit is open, and retry failed
+// tries on other endpoints within the route's deadline and the retry budget. Failures become 502/503/504
+// problems that name no internal host.
 import type { Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { GatewayResponse } from '../pipeline/gateway-response.js';
@@ -8,13 +11,16 @@ import type { Problem } from '../http/problem.js';
 import { problems } from '../http/problems.js';
 import { BodyTooLargeError } from '../http/read-request.js';
 import { CLIENT_GONE, DEADLINE, UpstreamCall } from './upstream-call.js';
-import type { UpstreamTarget } from './upstream-target.js';
+import type { Endpoint, UpstreamGroup } from './upstream-group.js';
+import { retryingForward, hashKeyOf } from './retrying-forward.js';
 
 export interface ForwardSettings {
-  readonly targets: readonly UpstreamTarget[];
+  readonly group: UpstreamGroup;
+  /** The route's base path (a URL upstream); undefined: each endpoint's own (a named upstream's targets). */
+  readonly basePath?: string | undefined;
   readonly stripPrefix: boolean;
   readonly preserveHost: boolean;
-  /** Whole upstream exchange, body included. */
+  /** Whole upstream exchange, body included (every try of it). */
   readonly totalMs: number | undefined;
   /** Until the response headers. */
   readonly firstByteMs: number | undefined;
@@ -23,43 +29,95 @@ export interface ForwardSettings {
   readonly maxBodyBytes: number;
 }
 
+/** One try's dispatch settings. */
+export interface TryOptions {
+  readonly headersTimeout: number;
+  /** performance.now() at which the whole exchange must be over (Infinity: no route deadline). */
+  readonly deadlineAt: number;
+  readonly body: Dispatcher.DispatchOptions['body'];
+  /** Turns a failure into what the promise rejects with (the problem, or the raw error for retries). */
+  readonly toError: (err: Error) => unknown;
+}
+
+const NEVER = (): boolean => false;
+
 export function createForwarder(s: ForwardSettings): (ex: Exchange) => Promise<GatewayResponse> {
-  const wheel = s.targets.flatMap((t) => Array.from({ length: t.weight }, () => t));
-  const single = s.targets.length === 1 ? s.targets[0]! : undefined;
-  let next = 0;
+  const group = s.group;
   const headersTimeout = Math.min(s.firstByteMs ?? Infinity, s.totalMs ?? Infinity);
-  const headersTimeoutOption = Number.isFinite(headersTimeout) ? headersTimeout : 300_000;
   const bodyTimeout = s.idleMs ?? 300_000;
-  const toProblem = (err: Error) => upstreamProblem(err, s, headersTimeout);
+  const toProblem = (err: Error): Problem => upstreamProblem(err, s, headersTimeout);
+  const hashKey = group.balance === 'hash' ? hashKeyOf(group.hashOn) : undefined;
+  const dispatchTry = (ex: Exchange, e: Endpoint, o: TryOptions): Promise<GatewayResponse> =>
+    tryEndpoint(ex, e, o, s, bodyTimeout, group);
+  const resilient =
+    group.retry !== undefined ||
+    group.breaker !== undefined ||
+    group.endpoints.some((e) => e.breaker !== undefined);
+  if (resilient) return retryingForward(s, group, headersTimeout, dispatchTry, toProblem, hashKey);
 
+  const headersTimeoutOption = Number.isFinite(headersTimeout) ? headersTimeout : 300_000;
   return function forward(ex: Exchange): Promise<GatewayResponse> {
-    const target = single ?? wheel[next++ % wheel.length]!;
-    let path = s.stripPrefix ? ex.path.slice(ex.prefixLength) : ex.path;
-    if (target.basePath !== '') path = target.basePath + path;
-    else if (path === '') path = '/';
-    if (ex.query !== '') path += '?' + ex.query;
-    // Intake never copies the client's Host and policies may not set it, so appending is enough.
-    ex.headers.append('host', s.preserveHost && ex.authority !== '' ? ex.authority : target.hostHeader);
-    ex.upstreamTarget = target.origin;
-
-    return new Promise<GatewayResponse>((resolve, reject) => {
-      const call = new UpstreamCall(ex, resolve, reject, toProblem);
-      ex.upstreamCall = call;
-      if (s.totalMs !== undefined) call.timer = setTimeout(onDeadline, s.totalMs, call);
-      ex.upstreamSentAt = call.sentAt = performance.now();
-      target.pool.dispatch(
-        {
-          method: ex.method as Dispatcher.HttpMethod,
-          path,
-          headers: ex.headers.raw,
-          body: ex.requestBody,
-          headersTimeout: headersTimeoutOption,
-          bodyTimeout,
-        },
-        call,
-      );
+    const e = group.pick(NEVER, hashKey?.(ex))!;
+    return dispatchTry(ex, e, {
+      headersTimeout: headersTimeoutOption,
+      deadlineAt: s.totalMs === undefined ? Infinity : performance.now() + s.totalMs,
+      body: ex.requestBody,
+      toError: toProblem,
     });
   };
+}
+
+/** Dispatches one try to `e`; resolves at the response headers, the body still streaming. */
+function tryEndpoint(
+  ex: Exchange,
+  e: Endpoint,
+  o: TryOptions,
+  s: ForwardSettings,
+  bodyTimeout: number,
+  group: UpstreamGroup,
+): Promise<GatewayResponse> {
+  let path = s.stripPrefix ? ex.path.slice(ex.prefixLength) : ex.path;
+  const basePath = s.basePath ?? e.basePath;
+  if (basePath !== '') path = basePath + path;
+  else if (path === '') path = '/';
+  if (ex.query !== '') path += '?' + ex.query;
+  // Intake never copies the client's Host and policies may not set it; a retry replaces the previous try's.
+  const host = s.preserveHost && ex.authority !== '' ? ex.authority : e.hostHeader;
+  if (ex.upstreamTarget === '') ex.headers.append('host', host);
+  else ex.headers.set('host', host);
+  ex.upstreamTarget = e.origin;
+  e.pending++;
+
+  return new Promise<GatewayResponse>((resolve, reject) => {
+    const call = new UpstreamCall(
+      ex,
+      (res) => {
+        group.report(e, res.status < 500);
+        resolve(res);
+      },
+      reject,
+      (err) => {
+        if (err !== CLIENT_GONE) group.report(e, false);
+        return o.toError(err);
+      },
+    );
+    call.onSettle = () => e.pending--;
+    ex.upstreamCall = call;
+    if (o.deadlineAt !== Infinity)
+      call.timer = setTimeout(onDeadline, Math.max(0, o.deadlineAt - performance.now()), call);
+    ex.upstreamSentAt = call.sentAt = performance.now();
+    e.pool.dispatch(
+      {
+        method: ex.method as Dispatcher.HttpMethod,
+        path,
+        headers: ex.headers.raw,
+        body: o.body,
+        headersTimeout: o.headersTimeout,
+        bodyTimeout,
+      },
+      call,
+    );
+  });
 }
 
 function onDeadline(call: UpstreamCall): void {
@@ -67,7 +125,7 @@ function onDeadline(call: UpstreamCall): void {
 }
 
 /** Maps an undici/network failure to the problem the client sees. */
-function upstreamProblem(err: unknown, s: ForwardSettings, headersTimeout: number): Problem {
+export function upstreamProblem(err: unknown, s: ForwardSettings, headersTimeout: number): Problem {
   if (err === DEADLINE) return problems.upstreamTimeout(`The upstream did not answer within ${s.totalMs} ms`);
   if (err === CLIENT_GONE) return problems.badGateway('The client closed the connection');
   if (err instanceof BodyTooLargeError || (err as { cause?: unknown }).cause instanceof BodyTooLargeError)

@@ -2,7 +2,7 @@
 // to the client response with backpressure (no intermediate Readable, no AsyncResource, no pipe()), and
 // failures before the headers reject with the problem the client should see.
 import type { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { GatewayResponse, StreamingBody, ResponseHeaders } from '../pipeline/gateway-response.js';
 import { parseResponseHeaders } from './hop-by-hop.js';
@@ -35,6 +35,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   sentAt = 0;
   /** The route deadline, cleared when the call is over. */
   timer: NodeJS.Timeout | undefined = undefined;
+  /** Time for the response headers once the request is written (first_byte_ms, per_try_timeout_ms). */
+  headersTimeoutMs = Infinity;
+  private headersTimer: NodeJS.Timeout | undefined = undefined;
+  /** Called once when the call is over (body done, failed or aborted): the endpoint's pending count. */
+  onSettle: (() => void) | undefined = undefined;
 
   constructor(
     private readonly ex: Exchange,
@@ -66,10 +71,16 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
     if (this.abortReason !== null) abort(this.abortReason);
+    // undici's own headersTimeout runs on its coarse timer wheel (fires 0.5–1 s late), so a 100 ms
+    // per_try_timeout_ms would never fire before a 300 ms route deadline: time the headers ourselves,
+    // from the moment the request is written, as undici does.
+    else if (this.headersTimeoutMs !== Infinity)
+      this.headersTimer = setTimeout(onHeadersTimeout, this.headersTimeoutMs, this);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: informational, not forwarded
+    this.clearHeadersTimer();
     const ex = this.ex;
     ex.upstreamStatus = statusCode;
     ex.upstreamLatencyMs = performance.now() - this.sentAt;
@@ -148,11 +159,29 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
     if (!this.ended && this.failed === null) this.abort(CLIENT_GONE);
   }
 
+  private clearHeadersTimer(): void {
+    if (this.headersTimer !== undefined) {
+      clearTimeout(this.headersTimer);
+      this.headersTimer = undefined;
+    }
+  }
+
   private settle(): void {
     if (this.ex.traceSampled) this.ex.upstreamEndedAt = performance.now();
+    this.clearHeadersTimer();
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    const done = this.onSettle;
+    if (done !== undefined) {
+      this.onSettle = undefined;
+      done();
+    }
   }
+}
+
+function onHeadersTimeout(call: UpstreamCall): void {
+  // The same error undici raises, so failure kinds and problems treat both alike (504, retried as timeout).
+  call.abort(new errors.HeadersTimeoutError());
 }

@@ -17,6 +17,8 @@ export interface PoolSettings {
   readonly connectTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly connections: number | undefined;
+  /** TLS server name when connecting to an address resolved from a host name (SNI and certificate check). */
+  readonly servername?: string;
 }
 
 /** Carry-over key: the same origin with the same settings reuses its connections across reloads. */
@@ -30,6 +32,7 @@ export function createPool(origin: string, s: PoolSettings): Pool {
     connectTimeout: s.connectTimeoutMs,
     keepAliveTimeout: s.keepAliveTimeoutMs,
     keepAliveMaxTimeout: Math.max(s.keepAliveTimeoutMs, 600_000),
+    ...(s.servername !== undefined ? { connect: { servername: s.servername } } : {}),
     // Per-request timeouts are set on each request from the route's settings.
     headersTimeout: 0,
     bodyTimeout: 0,

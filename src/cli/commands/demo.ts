@@ -67,6 +67,7 @@ export const runDemo: Command = {
         `  curl -i -H 'X-Api-Key: pk_demo_0123456789' ${base}/account   # the demo consumer; X-Quota-* count its daily quota`,
         ...(token ? [`  curl -i -H 'Authorization: Bearer ${token}' ${base}/account`] : []),
         admin ? `  curl -s http://${admin}/readyz               # admin: readiness` : '',
+        admin ? `  curl -s http://${admin}/upstreams            # admin: targets, health, circuit state` : '',
         '',
         'Edit examples/gateway.yaml and save: the gateway reloads it (a broken file is rejected and the old one keeps serving).',
         'Access log lines follow below. Ctrl-C stops everything.',

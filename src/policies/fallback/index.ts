@@ -1,0 +1,81 @@
+// Fallback (upstream phase, around the proxy): when the circuit is open or every try failed, the route
+// answers a static response instead of a 502/503/504 problem, marked with `X-Portico-Fallback: <reason>`
+// so clients and logs can tell it from a real answer. The body is built once at load time.
+import { definePolicy, PolicyConfigError, type Policy } from '../../pipeline/policy.js';
+import type { Exchange } from '../../pipeline/exchange.js';
+import type { GatewayResponse } from '../../pipeline/gateway-response.js';
+import { Problem } from '../../http/problem.js';
+import { FallbackSchema } from './schema.js';
+
+/** Problems that mean "the upstream could not answer" (not the client's fault, not a gateway bug). */
+const UPSTREAM_FAILED = new Set(['upstream-unavailable', 'upstream-timeout', 'bad-gateway']);
+
+export const fallback = definePolicy({
+  name: 'fallback',
+  phase: 'upstream',
+  summary: 'Static response (status, headers, JSON) when the circuit is open or every try failed.',
+  schema: FallbackSchema,
+  create(config, ctx): Policy {
+    if (config.json !== undefined && config.body !== undefined)
+      throw new PolicyConfigError('give json or body, not both', []);
+    const body = config.json !== undefined ? JSON.stringify(config.json) : (config.body ?? '');
+    const contentType =
+      config.content_type ?? (config.json !== undefined ? 'application/json' : 'text/plain; charset=utf-8');
+    const extra: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config.headers ?? {})) extra[k.toLowerCase()] = v;
+    const onCircuit = config.on.includes('circuit-open');
+    const onFailure = config.on.includes('upstream-failed');
+    const statuses = new Set(config.statuses);
+    const route = ctx.routeName;
+    const served = ctx.gateway.fallbackServed;
+
+    const respond = (reason: string): GatewayResponse => {
+      served?.(route, reason.replace('-', '_'));
+      return {
+        status: config.status,
+        // Configured headers override the defaults (docs/resilience.md shows `Cache-Control: max-age=5`,
+        // which no-store used to overwrite); only the marker is always ours.
+        headers: {
+          'content-type': contentType,
+          'cache-control': 'no-store',
+          ...extra,
+          'x-portico-fallback': reason,
+        },
+        body,
+        source: 'gateway',
+        // The access log's `problem` field says why the client got the fallback.
+        problem: 'fallback-' + reason,
+      };
+    };
+
+    return {
+      async onUpstream(ex: Exchange, next): Promise<GatewayResponse> {
+        let res: GatewayResponse;
+        try {
+          res = await next(ex);
+        } catch (err) {
+          if (err instanceof Problem) {
+            if (err.code === 'circuit-open' && onCircuit) return respond('circuit-open');
+            if (UPSTREAM_FAILED.has(err.code) && onFailure && !clientGone(ex))
+              return respond('upstream-failed');
+          }
+          throw err;
+        }
+        if (onFailure && statuses.has(res.status)) {
+          discard(res.body);
+          return respond('upstream-failed');
+        }
+        return res;
+      },
+    };
+  },
+});
+
+/** Drops an upstream body nobody will read (closing its connection). */
+function discard(body: GatewayResponse['body']): void {
+  if (body !== null && typeof body === 'object' && 'destroy' in body) body.destroy();
+}
+
+function clientGone(ex: Exchange): boolean {
+  return ex.res.destroyed && !ex.res.writableFinished;
+}
