@@ -1,6 +1,7 @@
 // The one source of the configuration's shape: TypeScript types (Static), the validator's rules, the
 // generated schema/gateway.schema.json and the reference docs all come from these definitions.
 import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
+import { Millis } from './schema-fields.js';
 import type { AnyPolicyDefinition } from '../pipeline/policy.js';
 import { UpstreamSchema, type UpstreamConfig } from './upstream-schema.js';
 
@@ -15,15 +16,6 @@ const Listen = Type.String({
   description: 'Address to listen on: ":port" (all interfaces) or "host:port".',
   'x-expected': 'an address like ":8080" or "127.0.0.1:8080"',
 });
-
-const Millis = (description: string, def?: number) =>
-  Type.Integer({
-    minimum: 1,
-    maximum: 86_400_000,
-    description,
-    ...(def === undefined ? {} : { default: def }),
-    'x-expected': 'a whole number of milliseconds (1 or more)',
-  });
 
 const Bytes = (description: string, def: number) =>
   Type.Integer({

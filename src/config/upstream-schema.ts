@@ -2,15 +2,8 @@
 // their health is judged, and how failures are contained (circuit breaker, retries). Split from schema.ts
 // to keep each file readable; schema.ts composes it.
 import { Type, type Static } from '@sinclair/typebox';
+import { Millis } from './schema-fields.js';
 
-const Millis = (description: string, def?: number) =>
-  Type.Integer({
-    minimum: 1,
-    maximum: 86_400_000,
-    description,
-    ...(def === undefined ? {} : { default: def }),
-    'x-expected': 'a whole number of milliseconds (1 or more)',
-  });
 const Count = (description: string, def: number, max = 1_000_000) =>
   Type.Integer({ minimum: 1, maximum: max, description, default: def, 'x-expected': 'a whole number ≥ 1' });
 const Ratio = (description: string, def: number) =>
