@@ -595,3 +595,42 @@ describe('turning a policy off with false', () => {
     await deps.resources.release(result.snapshot.resources, false);
   });
 });
+
+describe('upstream groups across reloads', () => {
+  const yaml = (openMs: number) =>
+    `upstreams:\n  u:\n    targets: [{ url: "http://127.0.0.1:1" }, { url: "http://127.0.0.1:2" }]\n    circuit_breaker: { open_ms: ${openMs} }\n` +
+    'routes:\n  - { name: a, path: /a, upstream: u }\n  - { name: b, path: /b, upstream: u }\n';
+
+  it('one group per named upstream, shared by its routes, kept while unchanged, replaced when changed', async () => {
+    const deps = depsFor({});
+    const first = buildSnapshotFromText(yaml(30_000), 'gateway.yaml', deps);
+    assert.ok(first.ok);
+    deps.resources.retain(first.snapshot.resources);
+    const group = first.snapshot.upstreams.get('u');
+    assert.ok(group);
+    assert.equal(group.endpoints.length, 2);
+    // The same text again (a reload of an unchanged upstream): the very same group — health, ejections,
+    // circuit state and retry budget survive.
+    const same = buildSnapshotFromText(yaml(30_000), 'gateway.yaml', deps);
+    assert.ok(same.ok);
+    assert.equal(same.snapshot.upstreams.get('u'), group);
+    const changed = buildSnapshotFromText(yaml(5_000), 'gateway.yaml', deps);
+    assert.ok(changed.ok);
+    assert.notEqual(changed.snapshot.upstreams.get('u'), group);
+    for (const s of [first, same, changed]) await deps.resources.release(s.snapshot.resources, s === first);
+    assert.equal(deps.resources.size, 0, 'every group closed once no snapshot uses it');
+  });
+
+  it('a bad upstream setting is a config error with its path', () => {
+    const deps = depsFor({});
+    const result = buildSnapshotFromText(
+      'upstreams:\n  u:\n    targets: [{ url: "http://127.0.0.1:1" }]\n    health_check: { path: /h, expected_statuses: ["299-200"] }\nroutes:\n  - { name: a, path: /a, upstream: u }\n',
+      'gateway.yaml',
+      deps,
+    );
+    assert.equal(result.ok, false);
+    const issue = result.issues.find((i) => i.severity === 'error');
+    assert.deepEqual(issue?.path, ['upstreams', 'u']);
+    assert.match(issue?.message ?? '', /299-200/);
+  });
+});
