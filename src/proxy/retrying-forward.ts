@@ -97,6 +97,29 @@ export function retryingForward(
     const skip = (e: Endpoint): boolean => tried.includes(e);
     let failure: Problem | undefined;
     let retries = 0;
+    // A retried 5xx, its body unread: what the client gets if no later try answers (docs/resilience.md,
+    // Retries). It used to be destroyed at once, so the client got the later try's 502/503 problem instead.
+    let last5xx: GatewayResponse | undefined;
+    const passOn = (problem: Problem, clientGone = false): GatewayResponse => {
+      if (last5xx === undefined) throw problem;
+      if (clientGone) {
+        (last5xx.body as StreamingBody).destroy();
+        throw problem;
+      }
+      return last5xx;
+    };
+    /** The backoff; then false when the deadline has passed, so no try starts after it. */
+    const backOff = async (): Promise<boolean> => {
+      try {
+        await pause(ex, retries, deadlineAt);
+      } catch (err) {
+        (last5xx?.body as StreamingBody | undefined)?.destroy();
+        throw err;
+      }
+      // The backoff ends at the deadline when it would sleep past it; a try started then was sent to the
+      // upstream after the deadline. Timers fire on whole milliseconds: under one left counts as passed.
+      return deadlineAt - performance.now() >= 1;
+    };
 
     const mayRetry = (kind: FailureKind | '5xx'): boolean => {
       if (retry === undefined || retries >= retry.attempts || kind === 'final') return false;
@@ -126,7 +149,7 @@ export function retryingForward(
           tried.push(e);
           // With a breaker per target another target may still take it.
           if (e.breaker !== undefined && group.endpoints.some((t) => !skip(t))) continue;
-          throw failure ?? problems.circuitOpen(breaker.retryAfterMs());
+          return passOn(failure ?? problems.circuitOpen(breaker.retryAfterMs()));
         }
       }
       tried.push(e);
@@ -145,22 +168,24 @@ export function retryingForward(
         if (err === CLIENT_GONE) permit?.release();
         else permit?.failure();
         const problem = err instanceof Problem ? err : toProblem(err as Error);
-        if (!mayRetry(kind)) throw problem;
+        if (!mayRetry(kind)) return passOn(problem, err === CLIENT_GONE);
         failure = problem;
         retries++;
-        await pause(ex, retries, deadlineAt);
+        if (!(await backOff())) return passOn(toProblem(DEADLINE));
         continue;
       }
       const failed = res.status >= 500;
       if (failed) permit?.failure();
       else permit?.success();
       if (failed && retry !== undefined && retry.statuses.has(res.status) && mayRetry('5xx')) {
-        (res.body as StreamingBody).destroy();
+        (last5xx?.body as StreamingBody | undefined)?.destroy();
+        last5xx = res;
         failure = undefined; // the last 5xx is passed on if no later try answers
         retries++;
-        await pause(ex, retries, deadlineAt);
+        if (!(await backOff())) return passOn(toProblem(DEADLINE));
         continue;
       }
+      (last5xx?.body as StreamingBody | undefined)?.destroy();
       return res;
     }
 

@@ -164,6 +164,9 @@ export class UpstreamGroup {
 
   /** The admin view (snake_case keys, like the rest of the admin API). */
   snapshot(): Record<string, unknown> {
+    // Ejections end lazily, at the next pick: without traffic, `in_service` would stay false for a target
+    // that is back in service.
+    if (performance.now() >= this.nextReturnAt) this.recompute();
     return snakeKeys({
       name: this.name,
       balance: this.balance,
@@ -273,8 +276,11 @@ export class UpstreamGroup {
           consecutiveFailures: c.passive_health.consecutive_failures,
           baseEjectionMs: c.passive_health.base_ejection_ms,
           maxEjectionMs: c.passive_health.max_ejection_ms,
-          // The group applies max_ejected_percent to active and passive outages together.
-          maxEjectedPercent: 100,
+          // The group applies max_ejected_percent to active and passive outages together; the detector
+          // applies it too, so that a target over the cap is not ejected at all. With 100 here it was
+          // "ejected" (logged and counted as out of service) while the group kept it in service, and its
+          // further failures were ignored until that phantom ejection ended.
+          maxEjectedPercent: c.max_ejected_percent,
           onEject: (i, forMs) => {
             this.options.events?.ejected?.(this.list[i]?.label ?? String(i), forMs);
             this.recompute();
