@@ -180,7 +180,7 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
       ...(metrics
         ? {
             rateLimitMetrics: (route: string) => metrics.rateLimitRecorder(route),
-            fallbackServed: (route: string, reason: string) => metrics.upstream('').fallback(route, reason),
+            fallbackServed: (route: string, reason: string) => metrics.fallbackServed(route, reason),
           }
         : {}),
     },

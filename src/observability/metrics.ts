@@ -69,8 +69,10 @@ export interface GatewayMetrics {
   consumerRecorder(limit: number): (ex: Exchange) => void;
   /** Rate-limit decisions and store health for one route (series resolved per tier on first use). */
   rateLimitRecorder(routeName: string): RateLimitRecorder;
-  /** Circuit, health, ejection, retry and fallback metrics of one upstream (created once per name). */
+  /** Circuit, health, ejection and retry metrics of one upstream (created once per name). */
   upstream(name: string): UpstreamMetrics;
+  /** A route served its fallback response (portico_fallback_responses_total). */
+  fallbackServed(route: string, reason: string): void;
 }
 
 export interface RateLimitRecorder {
@@ -272,9 +274,10 @@ export function createGatewayMetrics(opts: {
     },
     upstream(name: string): UpstreamMetrics {
       let m = upstreams.get(name);
-      if (m === undefined) upstreams.set(name, (m = upstreamMetrics(name)));
+      if (m === undefined) upstreams.set(name, (m = upstreamMetrics.forUpstream(name)));
       return m;
     },
+    fallbackServed: (route, reason) => upstreamMetrics.fallback(route, reason),
     reloaded(result, hash) {
       reloads.inc({ result });
       if (hash !== undefined) this.configLoaded(hash);

@@ -11,12 +11,18 @@ export interface UpstreamMetrics {
   retried(): void;
   budgetExhausted(): void;
   panic(): void;
+}
+
+export interface UpstreamMetricSet {
+  /** One upstream's recorder. */
+  forUpstream(upstream: string): UpstreamMetrics;
+  /** A fallback response served by a route. */
   fallback(route: string, reason: string): void;
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
 
-export function createUpstreamMetrics(registry: Registry): (upstream: string) => UpstreamMetrics {
+export function createUpstreamMetrics(registry: Registry): UpstreamMetricSet {
   const state = new Gauge({
     name: 'portico_circuit_state',
     help: 'Circuit breaker state: 1 for the current one of closed, open, half_open (target "(all)" for a breaker per upstream).',
@@ -65,7 +71,7 @@ export function createUpstreamMetrics(registry: Registry): (upstream: string) =>
     labelNames: ['route', 'reason'] as const,
     registers: [registry],
   });
-  return function upstreamMetrics(upstream: string): UpstreamMetrics {
+  function forUpstream(upstream: string): UpstreamMetrics {
     const retried = retries.labels({ upstream });
     const spent = exhausted.labels({ upstream });
     const panic = panics.labels({ upstream });
@@ -80,7 +86,7 @@ export function createUpstreamMetrics(registry: Registry): (upstream: string) =>
       retried: () => retried.inc(),
       budgetExhausted: () => spent.inc(),
       panic: () => panic.inc(),
-      fallback: (route, reason) => fallbacks.inc({ route, reason }),
     };
-  };
+  }
+  return { forUpstream, fallback: (route, reason) => fallbacks.inc({ route, reason }) };
 }

@@ -89,19 +89,9 @@ function tryEndpoint(
   e.pending++;
 
   return new Promise<GatewayResponse>((resolve, reject) => {
-    const call = new UpstreamCall(
-      ex,
-      (res) => {
-        group.report(e, res.status < 500);
-        resolve(res);
-      },
-      reject,
-      (err) => {
-        if (err !== CLIENT_GONE) group.report(e, false);
-        return o.toError(err);
-      },
-    );
-    call.onSettle = () => e.pending--;
+    const call = new UpstreamCall(ex, resolve, reject, o.toError);
+    call.endpoint = e;
+    call.group = group;
     // Our own headers timer (undici's fires 0.5–1 s late: see UpstreamCall.onConnect), only when it ends
     // before the deadline; otherwise the deadline timer answers first anyway.
     if (o.headersTimeout < o.deadlineAt - performance.now()) call.headersTimeoutMs = o.headersTimeout;

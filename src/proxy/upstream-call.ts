@@ -6,6 +6,7 @@ import { errors, type Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { GatewayResponse, StreamingBody, ResponseHeaders } from '../pipeline/gateway-response.js';
 import { parseResponseHeaders } from './hop-by-hop.js';
+import type { Endpoint } from './upstream-group.js';
 
 /** Why an upstream call was aborted by the gateway. */
 export const CLIENT_GONE = new Error('client closed the connection');
@@ -38,8 +39,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   /** Time for the response headers once the request is written (first_byte_ms, per_try_timeout_ms). */
   headersTimeoutMs = Infinity;
   private headersTimer: NodeJS.Timeout | undefined = undefined;
-  /** Called once when the call is over (body done, failed or aborted): the endpoint's pending count. */
-  onSettle: (() => void) | undefined = undefined;
+  /** The endpoint called: its pending count drops once the call is over (body done, failed or aborted). */
+  endpoint: Endpoint | undefined = undefined;
+  /** Hears the outcome for passive health: a response under 500 is a success, a failure otherwise. */
+  group: { report(e: Endpoint, ok: boolean): void } | undefined = undefined;
+  private settled = false;
 
   constructor(
     private readonly ex: Exchange,
@@ -81,6 +85,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: informational, not forwarded
     this.clearHeadersTimer();
+    if (this.group !== undefined) this.group.report(this.endpoint!, statusCode < 500);
     const ex = this.ex;
     ex.upstreamStatus = statusCode;
     ex.upstreamLatencyMs = performance.now() - this.sentAt;
@@ -121,6 +126,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
     if (reject !== null) {
       this.resolveHead = null;
       this.rejectHead = null;
+      if (this.group !== undefined && err !== CLIENT_GONE) this.group.report(this.endpoint!, false);
       reject(this.toProblem(err));
       return;
     }
@@ -173,10 +179,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const done = this.onSettle;
-    if (done !== undefined) {
-      this.onSettle = undefined;
-      done();
+    if (this.endpoint !== undefined && !this.settled) {
+      this.settled = true;
+      this.endpoint.pending--;
     }
   }
 }

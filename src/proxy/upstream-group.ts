@@ -95,6 +95,10 @@ export class UpstreamGroup {
   private nextReturnAt = Infinity;
   private readonly addresses: (readonly string[] | undefined)[];
   private resolveTimer: NodeJS.Timeout | undefined;
+  /** The current pick's exclusions, read by `inService` (bound once: no closure per pick). */
+  private skip: (e: Endpoint) => boolean = () => false;
+  private readonly inService = (e: Endpoint): boolean => this.out[e.index] === 0 && !this.skip(e);
+  private readonly notSkipped = (e: Endpoint): boolean => !this.skip(e);
   private started = false;
   private closed = false;
 
@@ -125,11 +129,18 @@ export class UpstreamGroup {
    * endpoint not skipped (panic mode: better to try an unhealthy target than to serve nothing).
    */
   pick(skip: (e: Endpoint) => boolean, hashKey: string | undefined): Endpoint | undefined {
-    if (performance.now() >= this.nextReturnAt) this.recompute();
-    const out = this.out;
-    const chosen = this.balancer.pick((e) => out[e.index] === 0 && !skip(e), hashKey);
+    if (this.nextReturnAt !== Infinity && performance.now() >= this.nextReturnAt) this.recompute();
+    const list = this.list;
+    if (list.length === 1) {
+      const only = list[0]!;
+      if (skip(only)) return undefined;
+      if (this.out[0] === 1) this.options.events?.panic?.();
+      return only;
+    }
+    this.skip = skip;
+    const chosen = this.balancer.pick(this.inService, hashKey);
     if (chosen !== undefined) return chosen;
-    const any = this.balancer.pick((e) => !skip(e), hashKey);
+    const any = this.balancer.pick(this.notSkipped, hashKey);
     if (any !== undefined) this.options.events?.panic?.();
     return any;
   }
@@ -294,7 +305,10 @@ export class UpstreamGroup {
   /** Who is out of service: unhealthy or ejected endpoints, at most max_ejected_percent of them. */
   private recompute(): void {
     const list = this.list;
-    const cap = Math.floor((list.length * this.options.config.max_ejected_percent) / 100);
+    const pct = this.options.config.max_ejected_percent;
+    // As the outlier detector counts it: a share of the pool, but one target at least from two on.
+    let cap = Math.floor((list.length * pct) / 100);
+    if (cap === 0 && list.length >= 2 && pct > 0) cap = 1;
     let outCount = 0;
     let next = Infinity;
     for (let i = 0; i < list.length; i++) {

@@ -31,7 +31,8 @@ export function createPool(origin: string, s: PoolSettings): Pool {
     connections: s.connections ?? null,
     connectTimeout: s.connectTimeoutMs,
     keepAliveTimeout: s.keepAliveTimeoutMs,
-    keepAliveMaxTimeout: Math.max(s.keepAliveTimeoutMs, 600_000),
+    // keep_alive_timeout_ms caps the upstream's own Keep-Alive hint too (undici takes the smaller).
+    keepAliveMaxTimeout: s.keepAliveTimeoutMs,
     ...(s.servername !== undefined ? { connect: { servername: s.servername } } : {}),
     // Per-request timeouts are set on each request from the route's settings.
     headersTimeout: 0,
