@@ -24,7 +24,7 @@ const result = spawnSync(
     '--test',
     '--test-reporter=spec',
     '--test-concurrency=2',
-    '--test-timeout=60000',
+    '--test-timeout=120000',
     ...files,
   ],
   { stdio: 'inherit' },
