@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { sample } from '../fixtures/metric-sample.js';
 
 function config(upstream: string, refusedPort: number, extraHeader = 'a'): string {
   return `
@@ -20,22 +21,6 @@ routes:
     path: /refused
     upstream: http://127.0.0.1:${refusedPort}
 `;
-}
-
-/** The value of one sample line, e.g. portico_requests_total{route="ok",method="GET",status_class="2xx"}. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    const m = /^([^{\s]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (
-      Object.entries(labels).every(([k, v]) => got[k] === v) &&
-      Object.keys(got).length === Object.keys(labels).length
-    )
-      return Number(m[3]);
-  }
-  return undefined;
 }
 
 describe('metrics', () => {

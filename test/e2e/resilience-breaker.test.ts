@@ -8,23 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { assertProblemBody } from '../fixtures/http-tools.js';
+import { sample } from '../fixtures/metric-sample.js';
 
 const OPEN_MS = 400;
-
-/** One sample of /metrics whose labels are exactly `labels`. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([^{\s]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (
-      Object.keys(got).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => got[k] === v)
-    )
-      return Number(m[3]);
-  }
-  return undefined;
-}
 
 interface View {
   circuit?: { state: string; opens_for: number; probes_in_flight: number };

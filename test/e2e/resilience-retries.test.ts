@@ -7,26 +7,12 @@ import assert from 'node:assert/strict';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { assertProblemBody } from '../fixtures/http-tools.js';
+import { sample } from '../fixtures/metric-sample.js';
 
 const DEADLINE_MS = 300;
 const SHORT_DEADLINE_MS = 150;
 /** What a loaded two-CPU machine may add to a deadline (timer lateness, scheduling); measured well below. */
 const SLACK_MS = 200;
-
-/** One sample of /metrics whose labels are exactly `labels`. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([^{\s]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (
-      Object.keys(got).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => got[k] === v)
-    )
-      return Number(m[3]);
-  }
-  return undefined;
-}
 
 interface Answer {
   readonly status: number;
