@@ -1,7 +1,8 @@
 // Reading gateway.yaml is where a typo or a missing env var first shows up: these pin YAML error positions, ${VAR} interpolation (and that it can never inject structure) and the key-path → line:column locator.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Env, parseConfigText } from './load-config.js';
+import { type Env, parseConfigText, TEMPLATE_NAMES } from './load-config.js';
+import { TEMPLATE_SOURCES } from '../policies/transform/template/compile-template.js';
 
 function load(text: string, env: Env = {}) {
   return parseConfigText(text, 'gateway.yaml', env);
@@ -78,6 +79,15 @@ describe('parseConfigText: ${VAR} interpolation', () => {
     ['a single-quoted one too', "a: '${MAX}'", { MAX: '1024' }, '1024'],
     ['a number inside a longer value stays a string', 'a: ${MAX}0', { MAX: '1' }, '10'],
     ['$${X} is a literal ${X}', 'a: $${X}', { X: 'never' }, '${X}'],
+    ['a template source stays for the policy', 'a: "id ${trace_id}"', { trace_id: 'env' }, 'id ${trace_id}'],
+    ['a whole template source too, unquoted', 'a: ${route}', { route: 'env' }, '${route}'],
+    [
+      'dotted template sources never match',
+      'a: ${consumer.id}-${header.X-A}',
+      {},
+      '${consumer.id}-${header.X-A}',
+    ],
+    ['beside an environment variable', 'a: ${HOST}/${path}', { HOST: 'h' }, 'h/${path}'],
     ['$${X} next to a real variable', 'a: $${X}/${Y}', { Y: 'y' }, '${X}/y'],
     ['a value with ": " stays a string', 'a: ${V}', { V: 'evil: true' }, 'evil: true'],
     ['a value with newlines and "- " stays a string', 'a: ${V}', { V: 'x\n- y\nz: 1' }, 'x\n- y\nz: 1'],
@@ -158,4 +168,11 @@ describe('parseConfigText: locate', () => {
       assert.deepEqual(source.locate(path, at), { line, column });
     });
   }
+});
+
+describe('parseConfigText: template names', () => {
+  it('leaves exactly the undotted sources of policy templates alone', () => {
+    const undotted = TEMPLATE_SOURCES.split(', ').filter((s) => !s.includes('.'));
+    assert.deepEqual([...TEMPLATE_NAMES].sort(), undotted.sort());
+  });
 });

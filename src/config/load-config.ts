@@ -40,6 +40,18 @@ export function loadConfigFile(file: string, env: Env = process.env): LoadedSour
 
 const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_VAR = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
+/**
+ * Request values that policy templates read (`${trace_id}` in a transform header, …; see
+ * src/policies/transform/template): left as written for the policy, never taken from the environment.
+ * Dotted template sources (`${header.X}`) never match VAR in the first place.
+ */
+export const TEMPLATE_NAMES: ReadonlySet<string> = new Set([
+  'trace_id',
+  'route',
+  'client_ip',
+  'method',
+  'path',
+]);
 
 export function parseConfigText(text: string, file: string, env: Env = process.env): LoadedSource {
   const lineCounter = new LineCounter();
@@ -74,10 +86,12 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
       const parent = path[path.length - 1];
       if (parent && 'key' in parent && (parent as { key: unknown }).key === node) return;
       const source = node.value;
-      const whole = node.type === 'PLAIN' ? WHOLE_VAR.exec(source) : null;
+      const matched = node.type === 'PLAIN' ? WHOLE_VAR.exec(source) : null;
+      const whole = matched && !TEMPLATE_NAMES.has(matched[1]!) ? matched : null;
       let missing: string | undefined;
       const replaced = source.replace(VAR, (m, name: string | undefined, def: string | undefined) => {
         if (m === '$${') return '${';
+        if (TEMPLATE_NAMES.has(name!)) return m;
         const v = env[name!];
         if (v !== undefined && v !== '') return v;
         if (def !== undefined) return def;
