@@ -95,6 +95,7 @@ function tryEndpoint(
     // Our own headers timer (undici's fires 0.5–1 s late: see UpstreamCall.onConnect), only when it ends
     // before the deadline; otherwise the deadline timer answers first anyway.
     if (o.headersTimeout < o.deadlineAt - performance.now()) call.headersTimeoutMs = o.headersTimeout;
+    if (s.idleMs !== undefined) call.idleTimeoutMs = s.idleMs;
     ex.upstreamCall = call;
     if (o.deadlineAt !== Infinity)
       call.timer = setTimeout(onDeadline, Math.max(0, o.deadlineAt - performance.now()), call);

@@ -39,6 +39,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   /** Time for the response headers once the request is written (first_byte_ms, per_try_timeout_ms). */
   headersTimeoutMs = Infinity;
   private headersTimer: NodeJS.Timeout | undefined = undefined;
+  /** Longest pause between body chunks (idle_ms), timed here for the same reason as the headers. */
+  idleTimeoutMs = Infinity;
+  private idleTimer: NodeJS.Timeout | undefined = undefined;
+  /** Reading is paused for the client (backpressure) or while response policies run: not the upstream idling. */
+  backpressured = false;
   /** The endpoint called: its pending count drops once the call is over (body done, failed or aborted). */
   endpoint: Endpoint | undefined = undefined;
   /** Hears the outcome for passive health: a response under 500 is a success, a failure otherwise. */
@@ -85,6 +90,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: informational, not forwarded
     this.clearHeadersTimer();
+    if (this.idleTimeoutMs !== Infinity)
+      this.idleTimer = setTimeout(onIdleTimeout, this.idleTimeoutMs, this);
     if (this.group !== undefined) this.group.report(this.endpoint!, statusCode < 500);
     const ex = this.ex;
     ex.upstreamStatus = statusCode;
@@ -99,6 +106,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.idleTimer !== undefined) this.idleTimer.refresh();
     const dest = this.dest;
     if (dest === null) {
       // Keep reading small bodies (the usual case: the whole response is in the first read); pausing and
@@ -107,9 +115,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
       this.heldBytes += chunk.length;
       if (this.heldBytes < HOLD_BYTES) return true;
       this.paused = true;
+      this.backpressured = true;
       return false;
     }
-    return dest.write(chunk);
+    if (dest.write(chunk)) return true;
+    this.backpressured = true;
+    return false;
   }
 
   onComplete(): void {
@@ -152,10 +163,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
       return;
     }
     if (held !== null) for (const chunk of held) dest.write(chunk);
-    dest.on('drain', () => this.resumeFn?.());
+    dest.on('drain', () => this.resume());
     if (this.paused) {
       this.paused = false;
-      this.resumeFn?.();
+      this.resume();
     }
   }
 
@@ -163,6 +174,13 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   destroy(): void {
     this.held = null;
     if (!this.ended && this.failed === null) this.abort(CLIENT_GONE);
+  }
+
+  /** Reads from the upstream again; the idle time counts from now. */
+  private resume(): void {
+    this.backpressured = false;
+    if (this.idleTimer !== undefined) this.idleTimer.refresh();
+    this.resumeFn?.();
   }
 
   private clearHeadersTimer(): void {
@@ -175,6 +193,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   private settle(): void {
     if (this.ex.traceSampled) this.ex.upstreamEndedAt = performance.now();
     this.clearHeadersTimer();
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -184,6 +206,13 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
       this.endpoint.pending--;
     }
   }
+}
+
+function onIdleTimeout(call: UpstreamCall): void {
+  // A pause the gateway asked for (a slow client) is not the upstream idling: wait for it to read again.
+  if (call.backpressured) return;
+  // The same error undici raises for bodyTimeout; after the headers the client connection is closed.
+  call.abort(new errors.BodyTimeoutError());
 }
 
 function onHeadersTimeout(call: UpstreamCall): void {
