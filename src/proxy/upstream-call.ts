@@ -90,8 +90,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: informational, not forwarded
     this.clearHeadersTimer();
-    if (this.idleTimeoutMs !== Infinity)
-      this.idleTimer = setTimeout(onIdleTimeout, this.idleTimeoutMs, this);
+    if (this.idleTimeoutMs !== Infinity) this.idleTimer = setTimeout(onIdleTimeout, this.idleTimeoutMs, this);
     if (this.group !== undefined) this.group.report(this.endpoint!, statusCode < 500);
     const ex = this.ex;
     ex.upstreamStatus = statusCode;
