@@ -251,7 +251,7 @@ describe('validation: unknown and planned keys', () => {
   });
 
   const planned: readonly (readonly [text: string, path: string])[] = [
-    [oneRoute('    transform: { request: { add_headers: { X-A: b } } }\n'), 'routes[0].transform'],
+    [oneRoute('    version: { deprecated_at: "2026-06-01T00:00:00Z" }\n'), 'routes[0].version'],
     [oneRoute('    cache: { ttl_s: 60 }\n'), 'routes[0].cache'],
     [oneRoute('    webhook: { scheme: github }\n'), 'routes[0].webhook'],
   ];

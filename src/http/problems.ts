@@ -61,6 +61,15 @@ export const problems = {
       detail: `The request body exceeds the limit of ${limit} bytes`,
     });
   },
+  /** The request body is not in a media type (or content coding) the route can read (415). */
+  unsupportedMediaType(detail: string): Problem {
+    return new Problem({
+      code: 'unsupported-media-type',
+      status: 415,
+      title: 'Unsupported media type',
+      detail,
+    });
+  },
   uriTooLong(limit: number): Problem {
     return new Problem({
       code: 'uri-too-long',

@@ -51,8 +51,16 @@ export class Exchange {
   readonly headers: HeaderList;
   /** The Host the client sent (with port), as written. */
   readonly authority: string;
-  /** The request body to send upstream, or null when the request has none. */
-  requestBody: Readable | null;
+  /**
+   * The request body to send upstream, or null when the request has none: the client's stream, or the whole
+   * body once a policy has read and rewritten it.
+   */
+  requestBody: Readable | Uint8Array | null;
+  /**
+   * The path to send upstream, when a policy rewrote it (transform `path`): replaces the route's path
+   * mapping (strip_prefix); the upstream's base path is still prepended. Undefined: the request path.
+   */
+  upstreamPath: string | undefined = undefined;
   /** Length of the path prefix the route matched (for strip_prefix). */
   prefixLength = 0;
   /** Path parameters captured by the route (`/users/:id`). */

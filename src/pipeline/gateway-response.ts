@@ -5,7 +5,21 @@ import type { Readable } from 'node:stream';
 /** A body that writes itself into the client response on demand (the upstream's, without a Readable). */
 export interface StreamingBody {
   pipeTo(dest: ServerResponse): void;
+  /**
+   * Reads the whole body into memory, for a policy that rewrites it. Rejects with `BodyTooLargeError` as
+   * soon as more than `maxBytes` arrived (the rest is not read: the upstream call is aborted), or with the
+   * failure that ended the body early.
+   */
+  collect(maxBytes: number): Promise<Buffer>;
   destroy(): void;
+}
+
+/** A response body passed the limit of the policy that wanted to hold it. */
+export class ResponseBodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`the response body exceeds ${limit} bytes`);
+    this.name = 'ResponseBodyTooLargeError';
+  }
 }
 
 /** Response header map, lowercase names. */

@@ -8,6 +8,7 @@ import { identity } from './identity/index.js';
 import { rateLimit } from './rate-limit/index.js';
 import { requestId } from './request-id/index.js';
 import { requireAccess } from './require/index.js';
+import { transform } from './transform/index.js';
 
 export const policyRegistry: readonly AnyPolicyDefinition[] = [
   requestId,
@@ -16,5 +17,6 @@ export const policyRegistry: readonly AnyPolicyDefinition[] = [
   requireAccess,
   rateLimit,
   headers,
+  transform,
   fallback,
 ] as readonly AnyPolicyDefinition[];

@@ -76,7 +76,7 @@ function tryEndpoint(
   bodyTimeout: number,
   group: UpstreamGroup,
 ): Promise<GatewayResponse> {
-  let path = s.stripPrefix ? ex.path.slice(ex.prefixLength) : ex.path;
+  let path = ex.upstreamPath ?? (s.stripPrefix ? ex.path.slice(ex.prefixLength) : ex.path);
   const basePath = s.basePath ?? e.basePath;
   if (basePath !== '') path = basePath + path;
   else if (path === '') path = '/';

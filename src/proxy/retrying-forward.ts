@@ -79,12 +79,13 @@ export function retryingForward(
     const idempotent = IDEMPOTENT.has(ex.method);
     let body: TryOptions['body'] = ex.requestBody;
     let replayable = body === null;
-    if (retry !== undefined && ex.requestBody !== null) {
+    if (body instanceof Uint8Array) replayable = true;
+    else if (retry !== undefined && body !== null) {
       const length = Number(ex.headers.get('content-length') ?? NaN);
       // Known and small enough: hold it so a retry can send it again. Otherwise it streams, once.
       if (length <= retry.bufferBodyBytes) {
         try {
-          body = await readBody(ex.requestBody);
+          body = await readBody(body);
         } catch (err) {
           throw toProblem(err as Error);
         }

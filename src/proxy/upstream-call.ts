@@ -4,13 +4,28 @@
 import type { ServerResponse } from 'node:http';
 import { errors, type Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
-import type { GatewayResponse, StreamingBody, ResponseHeaders } from '../pipeline/gateway-response.js';
+import {
+  ResponseBodyTooLargeError,
+  type GatewayResponse,
+  type StreamingBody,
+  type ResponseHeaders,
+} from '../pipeline/gateway-response.js';
 import { parseResponseHeaders } from './hop-by-hop.js';
 import type { Endpoint } from './upstream-group.js';
 
 /** Why an upstream call was aborted by the gateway. */
 export const CLIENT_GONE = new Error('client closed the connection');
-export const DEADLINE = new Error('route timeout');
+export const DEADLINE = Object.assign(new Error('route timeout'), { code: 'PORTICO_ROUTE_TIMEOUT' });
+/** A response policy stopped reading a body past its limit. */
+const BODY_LIMIT = new Error('response body past the limit of a policy');
+
+/** Where body chunks go: the client response, or a buffer a response policy reads (`collect`). */
+interface BodySink {
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): void;
+  destroy(): void;
+  on(event: 'drain', listener: () => void): unknown;
+}
 
 /** Body bytes held before a destination is attached, beyond which the upstream socket is paused. */
 const HOLD_BYTES = 64 * 1024;
@@ -26,7 +41,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   private resolveHead: ((res: GatewayResponse) => void) | null;
   private rejectHead: ((err: unknown) => void) | null;
   private resumeFn: (() => void) | null = null;
-  private dest: ServerResponse | null = null;
+  private dest: BodySink | null = null;
   private held: Buffer[] | null = null;
   private heldBytes = 0;
   private paused = false;
@@ -146,6 +161,46 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
 
   /** Streams the body into the client response (StreamingBody). */
   pipeTo(dest: ServerResponse): void {
+    this.attach(dest);
+  }
+
+  /** Reads the whole body (StreamingBody); past `maxBytes` the upstream call is aborted. */
+  collect(maxBytes: number): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooLarge = false;
+      const sink: BodySink = {
+        write: (chunk) => {
+          if (tooLarge) return true;
+          size += chunk.length;
+          if (size > maxBytes) {
+            tooLarge = true;
+            chunks.length = 0;
+            reject(new ResponseBodyTooLargeError(maxBytes));
+            this.abort(BODY_LIMIT);
+            return true;
+          }
+          chunks.push(chunk);
+          return true;
+        },
+        end: (chunk) => {
+          if (tooLarge) return;
+          if (chunk !== undefined && !sink.write(chunk)) return;
+          if (tooLarge) return;
+          resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        },
+        destroy: () => {
+          if (!tooLarge)
+            reject(this.failed ?? this.abortReason ?? new Error('the upstream body ended early'));
+        },
+        on: () => sink,
+      };
+      this.attach(sink);
+    });
+  }
+
+  private attach(dest: BodySink): void {
     this.dest = dest;
     if (this.failed !== null) {
       dest.destroy();

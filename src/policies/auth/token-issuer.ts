@@ -234,7 +234,15 @@ async function readForm(ex: Exchange): Promise<Map<string, string> | Refusal> {
   if (type !== FORM_TYPE) return new Refusal('invalid_request', `the content type must be ${FORM_TYPE}`);
   const declared = Number(ex.headers.get('content-length') ?? '0');
   if (declared > TOKEN_REQUEST_MAX_BYTES) return tooLarge();
-  const body = ex.requestBody === null ? Buffer.alloc(0) : await readBody(ex.requestBody);
+  const raw = ex.requestBody;
+  const body =
+    raw === null
+      ? Buffer.alloc(0)
+      : raw instanceof Uint8Array
+        ? raw.length > TOKEN_REQUEST_MAX_BYTES
+          ? 'too_large'
+          : Buffer.from(raw)
+        : await readBody(raw);
   if (body === 'too_large') return tooLarge();
   if (body === 'failed') return new Refusal('invalid_request', 'the request body could not be read');
   const params = new URLSearchParams(body.toString('utf8'));

@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { definePolicy, PolicyConfigError, type Policy } from '../../pipeline/policy.js';
 import type { Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse } from '../../pipeline/gateway-response.js';
+import { PROTECTED_REQUEST_HEADERS, PROTECTED_RESPONSE_HEADERS } from '../../pipeline/header-rules.js';
 
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 const Name = Type.String({ pattern: HEADER_NAME, 'x-expected': 'a header name' });
@@ -38,27 +39,6 @@ export const schema = Type.Object(
 );
 export type HeadersConfig = Static<typeof schema>;
 
-/** Headers the gateway owns on the request: editing them would break framing or routing. */
-const PROTECTED_REQUEST = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-]);
-const PROTECTED_RESPONSE = new Set([
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'trailer',
-]);
-
 interface CompiledEdits {
   readonly remove: readonly string[];
   readonly set: readonly (readonly [string, string])[];
@@ -70,7 +50,7 @@ function compileEdits(
   side: 'request' | 'response',
 ): CompiledEdits | undefined {
   if (!e) return undefined;
-  const protectedNames = side === 'request' ? PROTECTED_REQUEST : PROTECTED_RESPONSE;
+  const protectedNames = side === 'request' ? PROTECTED_REQUEST_HEADERS : PROTECTED_RESPONSE_HEADERS;
   // `key` is where the name is written: a list index under remove, the name itself under set / add.
   const check = (name: string, op: string, key: string | number) => {
     if (protectedNames.has(name.toLowerCase()))
