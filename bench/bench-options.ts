@@ -13,6 +13,8 @@ export const SCENARIO_IDS = [
   'portico-ratelimit-memory',
   'portico-ratelimit-redis',
   'portico-resilient',
+  'portico-json10k',
+  'portico-transform',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 

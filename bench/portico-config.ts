@@ -169,3 +169,24 @@ export function resilientConfig(port: number, upstreamPort: number): string {
     '',
   ].join('\n');
 }
+
+/**
+ * The transformation scenarios: the default route (observability off) asked for the upstream's 10 KB JSON
+ * body, passed through (`transform` false) or rewritten by a typical response transform — a rename, a
+ * removal and a mask inside the array, wrapped under `data` — plus a request header from a template.
+ */
+export function transformConfig(port: number, upstreamPort: number, transform: boolean): string {
+  const lines = transform
+    ? [
+        '    transform:',
+        '      request:',
+        '        add_headers: { X-Request-Trace: "${trace_id}" }',
+        '      response:',
+        '        rename: { "items[].customer_name": name }',
+        '        remove: ["items[].card.cvc"]',
+        '        mask: ["items[].card.number"]',
+        '        wrap_json: data',
+      ]
+    : [];
+  return [...gatewayHeader(port, OBSERVABILITY_OFF), ...benchRoute(upstreamPort), ...lines, ''].join('\n');
+}

@@ -18,6 +18,7 @@ import {
   passThroughConfig,
   policiesConfig,
   rateLimitConfig,
+  transformConfig,
   resilientConfig,
   routerConfig,
   routerRequestPath,
@@ -64,6 +65,8 @@ const LABELS: Record<ScenarioId, string> = {
   'portico-ratelimit-redis': 'Portico rate limit, Redis store (default route, observability off)',
   'portico-resilient':
     'Portico named upstream with circuit breaker, retries and passive health (default route, observability off)',
+  'portico-json10k': 'Portico 10 KB JSON response, passed through (default route, observability off)',
+  'portico-transform': 'Portico 10 KB JSON response, transformed (rename, remove, mask in an array, wrap)',
 };
 
 /** The rate-limit rows: figures over the default route without a limit, no target. */
@@ -137,6 +140,16 @@ async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPort: numb
       return startPortico(ctx, result, (port) => rateLimitConfig(port, upstreamPort, null), '/', {
         traceparent: TRACEPARENT,
       });
+    case 'portico-json10k':
+    case 'portico-transform':
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      return startPortico(
+        ctx,
+        result,
+        (port) => transformConfig(port, upstreamPort, id === 'portico-transform'),
+        '/json10k',
+        { traceparent: TRACEPARENT },
+      );
     case 'portico-resilient':
       if (missing !== null) return pending(id, LABELS[id], missing);
       return startPortico(ctx, result, (port) => resilientConfig(port, upstreamPort), '/', {
@@ -269,6 +282,21 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
         rateLimited,
         results.find((r) => r.id === 'portico-quiet'),
         'the default route with observability off',
+      ),
+    );
+  }
+  const transformed = results.find((r) => r.id === 'portico-transform');
+  if (transformed !== undefined) {
+    lines.push(
+      '',
+      'Transformation (figures, no target): CPU added per request by a JSON response transform of a 10 KB ' +
+        'body (rename, remove and mask inside a 48-item array, wrap_json) and a templated request header, ' +
+        'paired per round with the same 10 KB response passed through:',
+      '',
+      renderAdded(
+        [{ label: 'transform, 10 KB JSON', scenario: transformed }],
+        results.find((r) => r.id === 'portico-json10k'),
+        'the 10 KB response passed through',
       ),
     );
   }

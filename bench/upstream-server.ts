@@ -11,6 +11,22 @@ const BODY = Buffer.from(
   }) + '\n',
 );
 
+// The transformation scenarios' body: about 10 KB of JSON records, each with a card number to mask.
+const BODY_10K = Buffer.from(
+  JSON.stringify({
+    items: Array.from({ length: 48 }, (_, i) => ({
+      id: 100_000 + i,
+      customer_name: `Customer ${i}`,
+      email: `customer${i}@example.com`,
+      card: { number: String(4_000_000_000_000_000 + i * 7919), cvc: String(100 + i) },
+      status: i % 3 === 0 ? 'shipped' : 'pending',
+      total: { amount: 1999 + i, currency: 'EUR' },
+      tags: ['bench', 'json'],
+    })),
+  }),
+);
+const HEADERS_10K = { 'content-type': 'application/json', 'content-length': String(BODY_10K.byteLength) };
+
 const HEADERS = {
   'content-type': 'application/json',
   'content-length': String(BODY.byteLength),
@@ -19,6 +35,11 @@ const HEADERS = {
 const server = http.createServer((req, res) => {
   // Drain any request body before answering so proxies that stream bodies see normal back-pressure.
   req.on('end', () => {
+    if (req.url === '/json10k') {
+      res.writeHead(200, HEADERS_10K);
+      res.end(BODY_10K);
+      return;
+    }
     res.writeHead(200, HEADERS);
     res.end(BODY);
   });

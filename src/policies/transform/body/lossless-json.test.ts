@@ -68,6 +68,28 @@ describe('parseJson and stringifyJson round trip', () => {
     assert.deepEqual(doc.value, { card: '4111111111111111111', q: '"12345678901234567890"' });
   });
 
+  it('finds unsafe integers after every token that can precede a number, whitespace and minus between', () => {
+    for (const text of [
+      '12345678901234567890',
+      ' \n-12345678901234567890',
+      '[12345678901234567890]',
+      '[1,\t12345678901234567890]',
+      '{"a": \r\n -12345678901234567890}',
+      '{"s":"4242424242424242","a":[ "x", 12345678901234567890 ]}',
+    ]) {
+      const doc = parseJson(text);
+      assert.notEqual(doc.marker, null, text);
+      assert.equal(stringifyJson(doc), text.replace(/\s+/g, ''), text);
+    }
+  });
+
+  it('leaves long digit runs inside strings alone, even after a colon inside the string', () => {
+    const text = '{"cards":["4242424242424242","x1234567890123456789"],"k":"a:1234567890123456789"}';
+    const doc = parseJson(text);
+    assert.equal(doc.marker, null);
+    assert.deepEqual(doc.value, JSON.parse(text));
+  });
+
   it('takes the fast path for safe numbers', () => {
     const text = '{"a":123456789012345,"b":[9007199254740991,-9007199254740991,1000000000000000]}';
     const doc = parseJson(text);

@@ -20,8 +20,8 @@ const MINUS = 0x2d;
 const ZERO = 0x30;
 const NINE = 0x39;
 
-/** Any integer beyond MAX_SAFE_INTEGER has at least 16 digits; most bodies skip the scan on this test. */
-const LONG_DIGIT_RUN = /\d{16}/;
+/** Any integer beyond MAX_SAFE_INTEGER has at least 16 digits. */
+const LONG_DIGIT_RUN = /\d{16}/g;
 const MAX_SAFE_DIGITS = String(Number.MAX_SAFE_INTEGER);
 
 /**
@@ -35,12 +35,34 @@ const MARKER_CODES: readonly number[] = [
 ];
 
 /**
+ * A quick test most bodies pass without the scan: whether some run of 16 or more digits could be a number
+ * token, i.e. starts the text or follows `[`, `,` or `:` (whitespace and a minus between). Long digit runs
+ * inside strings (card numbers, "4242…") follow a quote or other text and are passed over in O(1) each.
+ */
+function mayHoldUnsafeInteger(text: string): boolean {
+  LONG_DIGIT_RUN.lastIndex = 0;
+  for (let m = LONG_DIGIT_RUN.exec(text); m !== null; m = LONG_DIGIT_RUN.exec(text)) {
+    // The leftmost match starts its digit run.
+    let i = m.index - 1;
+    if (i >= 0 && text.charCodeAt(i) === MINUS) i--;
+    while (i >= 0 && isJsonWhitespace(text.charCodeAt(i))) i--;
+    if (i < 0) return true;
+    const c = text.charCodeAt(i);
+    if (c === 0x5b /* [ */ || c === 0x2c /* , */ || c === 0x3a /* : */) return true;
+    let end = m.index + 16;
+    while (end < text.length && isDigit(text.charCodeAt(end))) end++;
+    LONG_DIGIT_RUN.lastIndex = end;
+  }
+  return false;
+}
+
+/**
  * JSON.parse that keeps integers beyond MAX_SAFE_INTEGER exact (see `JsonDocument`). Throws JSON.parse's
  * SyntaxError for invalid text. In the pathological case where the text escapes every candidate marker
  * character, it falls back to plain JSON.parse and such integers lose precision, as they would anyway.
  */
 export function parseJson(text: string): JsonDocument {
-  if (!LONG_DIGIT_RUN.test(text)) return { value: JSON.parse(text), marker: null };
+  if (!mayHoldUnsafeInteger(text)) return { value: JSON.parse(text), marker: null };
   const tokens = findUnsafeIntegers(text);
   if (tokens.length === 0) return { value: JSON.parse(text), marker: null };
   const code = freeMarkerCode(text);
