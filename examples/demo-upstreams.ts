@@ -38,7 +38,14 @@ const handlers: Record<string, Handler> = {
   orders(req, path, body) {
     if (path === '/orders' && req.method === 'POST')
       return { status: 201, body: { id: orders.length + 1, received: safeJson(body) } };
-    if (path === '/orders' || path === '/orders/') return { status: 200, body: { orders } };
+    if (path === '/orders' || path === '/orders/') {
+      // Pages when asked (the /v1/orders route's add_pagination always asks), with the total.
+      const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+      const size = Number(query.get('size') ?? orders.length);
+      const page = Number(query.get('page') ?? 1);
+      const slice = orders.slice((page - 1) * size, page * size);
+      return { status: 200, body: { orders: slice, total: orders.length } };
+    }
     const m = /^\/orders\/(\d+)$/.exec(path);
     const order = m ? orders.find((o) => o.id === Number(m[1])) : undefined;
     return order ? { status: 200, body: order } : { status: 404, body: { error: 'no such order' } };
@@ -65,7 +72,19 @@ const handlers: Record<string, Handler> = {
       await new Promise((r) => setTimeout(r, 3000));
       return { status: 200, body: { status: 'finally done' } };
     }
-    return { status: 200, body: { payments: [{ id: 'pay_1', amount: 24.5, status: 'captured' }] } };
+    return {
+      status: 200,
+      body: {
+        payments: [
+          {
+            id: 'pay_1',
+            amount: 24.5,
+            status: 'captured',
+            card: { brand: 'visa', number: '4242424242424242' },
+          },
+        ],
+      },
+    };
   },
 };
 
