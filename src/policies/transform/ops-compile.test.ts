@@ -47,7 +47,7 @@ describe('header operations', () => {
       'X-Client-Type',
       'legacy',
       'X-Via',
-      'GET a',
+      'GET a, b',
     ]);
   });
 
