@@ -256,29 +256,17 @@ routes:
       assert.match(res.body.toString('utf8'), /"ids":\[12345678901234567891,9007199254740993,1\.5,0\.1\]/);
     });
 
-    it(
-      'masking a 64-bit integer keeps the last 4 digits and masks exactly the others',
-      {
-        todo: 'bug: mask counts the lossless-JSON marker of a 64-bit integer as a character: one "*" too many',
-      },
-      async () => {
-        const res = await get('/tricky-mask');
-        const id = (JSON.parse(res.body.toString('utf8')) as { id: unknown }).id;
-        assert.equal(id, '****************7890', 'twenty characters, as the twenty digits were');
-      },
-    );
+    it('masking a 64-bit integer keeps the last 4 digits and masks exactly the others', async () => {
+      const res = await get('/tricky-mask');
+      const id = (JSON.parse(res.body.toString('utf8')) as { id: unknown }).id;
+      assert.equal(id, '****************7890', 'twenty characters, as the twenty digits were');
+    });
 
-    it(
-      'keep_last as long as a 64-bit integer masks it entirely, never returning it in clear',
-      {
-        todo: 'bug: with keep_last 20 a 20-digit integer comes back as "*12345678901234567890" (all in clear)',
-      },
-      async () => {
-        const res = await get('/tricky-mask-all');
-        const id = (JSON.parse(res.body.toString('utf8')) as { id: unknown }).id;
-        assert.equal(id, '*'.repeat(20));
-      },
-    );
+    it('keep_last as long as a 64-bit integer masks it entirely, never returning it in clear', async () => {
+      const res = await get('/tricky-mask-all');
+      const id = (JSON.parse(res.body.toString('utf8')) as { id: unknown }).id;
+      assert.equal(id, '*'.repeat(20));
+    });
   });
 
   describe('invalid JSON from the upstream', () => {

@@ -446,24 +446,18 @@ routes:
     });
 
     it('a string set from a template stays a string beside an integer beyond 2^53', async () => {
-      // Without a 64-bit integer in the body the string is kept, its U+0001 escaped.
+      // Control characters from the request become U+FFFD in a JSON value, with or without 64-bit integers.
       await post('/marker/small?q=%0142', '{"small":1}');
-      assert.equal(receivedAt('/marker/small').body.toString(), '{"small":1,"note":"\\u000142"}');
+      assert.equal(receivedAt('/marker/small').body.toString(), '{"small":1,"note":"\uFFFD42"}');
     });
 
-    it(
-      'a template value cannot turn itself into a bare number through the lossless-JSON marker',
-      {
-        todo: 'bug: ?q=%0142 makes set { note: "${query.q}" } write "note":42 when the body has a 64-bit integer',
-      },
-      async () => {
-        await post('/marker/big?q=%0142', '{"big":12345678901234567890}');
-        assert.equal(
-          receivedAt('/marker/big').body.toString(),
-          '{"big":12345678901234567890,"note":"\\u000142"}',
-        );
-      },
-    );
+    it('a template value cannot turn itself into a bare number through the lossless-JSON marker', async () => {
+      await post('/marker/big?q=%0142', '{"big":12345678901234567890}');
+      assert.equal(
+        receivedAt('/marker/big').body.toString(),
+        '{"big":12345678901234567890,"note":"\uFFFD42"}',
+      );
+    });
 
     it('xml_to_json: the upstream gets JSON', async () => {
       const xml =

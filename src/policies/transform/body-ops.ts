@@ -14,6 +14,7 @@ import {
   type Mask,
 } from './json-path/index.js';
 import { compileTemplate, TemplateError, type Template } from './template/compile-template.js';
+import { isMarked } from './body/lossless-json.js';
 import type { BodyOpsConfig } from './schema.js';
 
 type ConfigPath = readonly (string | number)[];
@@ -69,23 +70,44 @@ export function compileBodyOps(config: BodyOpsConfig, at: ConfigPath): BodyOps |
   return count === 0 ? undefined : ops;
 }
 
-/** Applies the operations to a parsed body; returns the (possibly new) root. */
-export function applyBodyOps(doc: unknown, ops: BodyOps, ex: Exchange): unknown {
+/**
+ * Applies the operations to a parsed body; returns the (possibly new) root. `marker` is the lossless JSON
+ * parser's marker of 64-bit integers (null when the body has none): masks see such integers as their
+ * digits.
+ */
+export function applyBodyOps(
+  doc: unknown,
+  ops: BodyOps,
+  ex: Exchange,
+  marker: string | null = null,
+): unknown {
   for (const r of ops.rename) renameAt(doc, r.path, r.to);
   for (const p of ops.remove) removeAt(doc, p);
   for (const d of ops.defaults) doc = setValue(doc, d.path, valueOf(d, ex), { onlyIfMissing: true });
   for (const s of ops.set) doc = setValue(doc, s.path, valueOf(s, ex));
-  for (const m of ops.mask) maskAt(doc, m.path, m.mask);
+  if (ops.mask.length > 0) {
+    const plain = marker === null ? undefined : (v: unknown) => (isMarked(v, marker) ? v.slice(1) : v);
+    for (const m of ops.mask) maskAt(doc, m.path, m.mask, plain);
+  }
   return doc;
 }
 
 function valueOf(op: SetOp, ex: Exchange): unknown {
-  return op.template === undefined ? op.value : op.template.render(ex);
+  if (op.template === undefined) return op.value;
+  const text = op.template.render(ex);
+  // Control characters from the request (a client can send %01) become U+FFFD, as undecodable input does:
+  // they mean nothing in a JSON value, and the lossless JSON parser marks 64-bit integers with them.
+  return CONTROL.test(text) ? text.replace(CONTROLS, '\uFFFD') : text;
 }
 
 function setOps(map: Readonly<Record<string, unknown>> | undefined, at: ConfigPath): SetOp[] {
   return Object.entries(map ?? {}).map(([expr, value]) => {
     const where = [...at, expr];
+    if (holdsControl(value))
+      throw new PolicyConfigError(
+        'a value cannot hold control characters other than tab, line feed and carriage return',
+        where,
+      );
     let template: Template | undefined;
     if (typeof value === 'string') {
       try {
@@ -121,4 +143,29 @@ function path(
       throw new PolicyConfigError(`field path ${JSON.stringify(expr)}: ${err.message}`, where);
     throw err;
   }
+}
+
+// C0 controls except TAB, LF, CR: never meaningful in a configured value, and the lossless JSON parser uses
+// them as markers of 64-bit integers.
+// eslint-disable-next-line no-control-regex -- control characters are what this looks for
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+// eslint-disable-next-line no-control-regex -- as above
+const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+
+/** Whether a configured value (any JSON) holds a control character in a string or key. */
+function holdsControl(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (typeof v === 'string') {
+      if (CONTROL.test(v)) return true;
+    } else if (Array.isArray(v)) pending.push(...(v as unknown[]));
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (CONTROL.test(k)) return true;
+        pending.push(child);
+      }
+    }
+  }
+  return false;
 }

@@ -432,7 +432,7 @@ function rewriteBody(
       `${plan.input === 'xml' ? 'invalid XML' : 'invalid JSON'}: ${(err as Error).message}`,
     );
   }
-  if (plan.ops !== undefined) value = applyBodyOps(value, plan.ops, ex);
+  if (plan.ops !== undefined) value = applyBodyOps(value, plan.ops, ex, marker);
   if (finish !== undefined) value = finish(value);
   if (plan.toXml === undefined) return Buffer.from(stringifyJson({ value, marker }));
   try {

@@ -138,6 +138,11 @@ describe('body operations', () => {
       'response.set.__proto__.x',
     );
     refuses(
+      () => compileBodyOps({ set: { a: { b: ['x\u0001'] } } }, ['response']),
+      /control characters/,
+      'response.set.a',
+    );
+    refuses(
       () => compileBodyOps({ mask: [{ path: 'a', redact: true, keep_last: 2 }] }, ['response']),
       /redact replaces the whole value/,
       'response.mask.0',

@@ -22,18 +22,27 @@ export const DEFAULT_REDACTION = '[REDACTED]';
 
 const WHITESPACE = /\s/;
 
-/** Masks every value the path reaches (see `Mask`) and returns how many were masked; never the root. */
-export function maskAt(doc: unknown, path: JsonPath, mask: Mask): number {
+/**
+ * Masks every value the path reaches (see `Mask`) and returns how many were masked; never the root.
+ * `plain`, when given, turns a value into what the client would see before it is masked (a 64-bit integer
+ * held as a marked string by the lossless JSON parser is masked as its digits).
+ */
+export function maskAt(
+  doc: unknown,
+  path: JsonPath,
+  mask: Mask,
+  plain?: (value: unknown) => unknown,
+): number {
   let masked = 0;
   visitPlaces(doc, path.segments, {
     member(parent, key) {
-      const replacement = maskValue(parent[key], mask);
+      const replacement = maskValue(plain === undefined ? parent[key] : plain(parent[key]), mask);
       if (replacement === undefined) return;
       parent[key] = replacement;
       masked++;
     },
     element(parent, index) {
-      const replacement = maskValue(parent[index], mask);
+      const replacement = maskValue(plain === undefined ? parent[index] : plain(parent[index]), mask);
       if (replacement === undefined) return;
       parent[index] = replacement;
       masked++;
