@@ -175,6 +175,10 @@ routes:
           remove: [X-Internal]
           rename: { X-Upstream-Id: X-Request-Ref }
         status_map: { "201": 200 }
+  - name: status-to-204
+    path: /to-204
+    upstream: ${up.url}
+    transform: { response: { status_map: { "404": 204 }, mask: [error] } }
   - name: statuses-default
     path: /st/default
     upstream: ${up.url}
@@ -409,6 +413,16 @@ routes:
       assert.equal(res.headers['x-internal'], undefined);
       assert.equal(res.headers['x-upstream-id'], undefined);
       assert.equal(res.headers['x-request-ref'], 'u-1');
+    });
+
+    it('status_map to 204 drops the upstream body and keeps the connection usable', async () => {
+      const res = await get('/to-204/404');
+      assert.equal(res.status, 204);
+      assert.equal(res.body.length, 0);
+      assert.equal(res.headers['content-length'], undefined);
+      const next = await get('/to-204/404');
+      assert.equal(next.status, 204);
+      assert.equal((await get('/to-204/ok')).status, 200);
     });
 
     it('by default only 2xx bodies are transformed: a 404 JSON body passes untouched', async () => {

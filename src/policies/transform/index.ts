@@ -132,7 +132,11 @@ export const transform = definePolicy({
         }
         const status = res.status;
         const mapped = response.statusMap.get(status);
-        if (mapped !== undefined) res.status = mapped;
+        if (mapped !== undefined) {
+          res.status = mapped;
+          // 204 and 304 carry no body (RFC 9110 15.3.5, 15.4.5): the upstream's is dropped, unread.
+          if (mapped === 204 || mapped === 304) res = withoutBody(res);
+        }
         if (response.statuses[status] === 1 && hasBody(ex, status, res)) {
           if (response.body !== undefined)
             return transformResponseBody(ex, res, response, maxBytes, reject, warnResponse);
@@ -242,6 +246,15 @@ function codec(c: XmlSwitchConfig | undefined, at: readonly (string | number)[])
     if (err instanceof RangeError) throw new PolicyConfigError(err.message, at);
     throw err;
   }
+}
+
+function withoutBody(res: GatewayResponse): GatewayResponse {
+  const body = res.body;
+  if (body !== null && typeof body === 'object' && 'destroy' in body) body.destroy();
+  const headers = res.headers;
+  delete headers['content-length'];
+  delete headers['transfer-encoding'];
+  return { ...res, body: null };
 }
 
 /** Whether the response can carry a body the rules should read. */
