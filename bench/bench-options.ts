@@ -15,6 +15,7 @@ export const SCENARIO_IDS = [
   'portico-resilient',
   'portico-json10k',
   'portico-transform',
+  'portico-cache-hit',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 

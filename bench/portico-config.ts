@@ -190,3 +190,17 @@ export function transformConfig(port: number, upstreamPort: number, transform: b
     : [];
   return [...gatewayHeader(port, OBSERVABILITY_OFF), ...benchRoute(upstreamPort), ...lines, ''].join('\n');
 }
+
+/**
+ * The cache-hit scenario: the default route (observability off) with `cache: { ttl_s: 3600 }`, so after
+ * the first request every request is answered from the memory cache — what a hit costs, against
+ * portico-quiet (the same route proxied).
+ */
+export function cacheConfig(port: number, upstreamPort: number): string {
+  return [
+    ...gatewayHeader(port, OBSERVABILITY_OFF),
+    ...benchRoute(upstreamPort),
+    '    cache: { ttl_s: 3600 }',
+    '',
+  ].join('\n');
+}

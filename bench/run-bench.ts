@@ -19,6 +19,7 @@ import {
   policiesConfig,
   rateLimitConfig,
   transformConfig,
+  cacheConfig,
   resilientConfig,
   routerConfig,
   routerRequestPath,
@@ -67,6 +68,7 @@ const LABELS: Record<ScenarioId, string> = {
     'Portico named upstream with circuit breaker, retries and passive health (default route, observability off)',
   'portico-json10k': 'Portico 10 KB JSON response, passed through (default route, observability off)',
   'portico-transform': 'Portico 10 KB JSON response, transformed (rename, remove, mask in an array, wrap)',
+  'portico-cache-hit': 'Portico cache hit, memory store (default route, observability off)',
 };
 
 /** The rate-limit rows: figures over the default route without a limit, no target. */
@@ -150,6 +152,11 @@ async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPort: numb
         '/json10k',
         { traceparent: TRACEPARENT },
       );
+    case 'portico-cache-hit':
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      return startPortico(ctx, result, (port) => cacheConfig(port, upstreamPort), '/', {
+        traceparent: TRACEPARENT,
+      });
     case 'portico-resilient':
       if (missing !== null) return pending(id, LABELS[id], missing);
       return startPortico(ctx, result, (port) => resilientConfig(port, upstreamPort), '/', {
@@ -280,6 +287,20 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
       '',
       renderAdded(
         rateLimited,
+        results.find((r) => r.id === 'portico-quiet'),
+        'the default route with observability off',
+      ),
+    );
+  }
+  const cached = results.find((r) => r.id === 'portico-cache-hit');
+  if (cached !== undefined) {
+    lines.push(
+      '',
+      'Caching (figures, no target): a cache hit (memory store, `ttl_s: 3600`) against the same route ' +
+        'proxied to the upstream, paired per round (negative: the hit is cheaper):',
+      '',
+      renderAdded(
+        [{ label: 'cache hit', scenario: cached }],
         results.find((r) => r.id === 'portico-quiet'),
         'the default route with observability off',
       ),

@@ -24,8 +24,12 @@ export async function startAdminServer(
 ): Promise<AdminServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD')
-      return sendProblem(res, problems.methodNotAllowed(req.method ?? '', ['GET', 'HEAD']));
+    const purge = path === '/cache/purge';
+    if (purge ? req.method !== 'POST' : req.method !== 'GET' && req.method !== 'HEAD')
+      return sendProblem(
+        res,
+        problems.methodNotAllowed(req.method ?? '', purge ? ['POST'] : ['GET', 'HEAD']),
+      );
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const snap = gateway.holder.current;
@@ -59,6 +63,13 @@ export async function startAdminServer(
       );
       return;
     }
+    if (purge) {
+      purgeCache(gateway, req).then(
+        ([status, body]) => (body instanceof Problem ? sendProblem(res, body) : sendJson(res, status, body)),
+        () => sendProblem(res, problems.serviceUnavailable('The cache store did not answer')),
+      );
+      return;
+    }
     if (path === '/upstreams' || path?.startsWith('/upstreams/')) {
       const groups = gateway.holder.current.upstreams;
       if (path === '/upstreams')
@@ -87,6 +98,59 @@ export async function startAdminServer(
         server.closeAllConnections();
       }),
   };
+}
+
+/** Largest purge request body read. */
+const PURGE_BODY_MAX = 16_384;
+
+/**
+ * POST /cache/purge with one of {"key": "<exact cache key>"}, {"prefix": "/path/prefix"}, {"tag": "<tag>"}:
+ * removes the matching entries of the current config's response cache and says how many.
+ */
+async function purgeCache(gateway: Gateway, req: http.IncomingMessage): Promise<[number, unknown]> {
+  const store = gateway.holder.current.responseCache;
+  if (store === undefined)
+    return [
+      404,
+      new Problem({
+        code: 'route-not-found',
+        status: 404,
+        title: 'No cache',
+        detail: 'No route caches responses',
+      }),
+    ];
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > PURGE_BODY_MAX) return [413, problems.payloadTooLarge(PURGE_BODY_MAX)];
+    chunks.push(chunk as Buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    body = undefined;
+  }
+  const request = body as { key?: unknown; prefix?: unknown; tag?: unknown } | undefined;
+  const given = request === undefined || request === null ? [] : Object.keys(request);
+  const value = given.length === 1 ? (request as Record<string, unknown>)[given[0]!] : undefined;
+  if (typeof value !== 'string' || value === '' || !['key', 'prefix', 'tag'].includes(given[0]!))
+    return [
+      400,
+      problems.badRequest(
+        'Send a JSON object with one of "key", "prefix" (a path prefix) or "tag", a non-empty string',
+      ),
+    ];
+  let purged: number;
+  if (given[0] === 'key') {
+    const exact = (await store.delete(value)) ? 1 : 0;
+    purged = exact + (await store.purgePrefix(value + '\nv:'));
+  } else if (given[0] === 'prefix') {
+    if (!value.startsWith('/')) return [400, problems.badRequest('A prefix is a path: it starts with "/"')];
+    purged = await store.purgePrefix(value);
+  } else purged = await store.purgeTag(value);
+  return [200, { purged, [given[0]!]: value }];
 }
 
 function validToken(header: string | undefined, token: string): boolean {

@@ -5,6 +5,10 @@ import { readFileSync } from 'node:fs';
 import { createTraceExporter } from '../observability/tracing.js';
 import { createMemoryRateLimitStore } from '../stores/memory/rate-limit.js';
 import { createRedisRateLimitStore } from '../stores/redis/rate-limit.js';
+import { createMemoryResponseCache } from '../stores/memory/response-cache.js';
+import { createRedisResponseCache } from '../stores/redis/response-cache.js';
+import type { CacheSectionConfig } from '../policies/cache/schema.js';
+import type { ResponseCacheStore } from '../stores/response-cache.js';
 import { porticoVersion } from '../version.js';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
@@ -172,15 +176,51 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
           : { kind: 'memory' as const, store: createMemoryRateLimitStore() },
       (s) => s.store.close(),
     );
+  // The response cache (root `cache:` section): like the rate-limit store, one per distinct settings.
+  const cacheSection = (config as unknown as { cache?: CacheSectionConfig }).cache;
+  const cacheKind = cacheSection?.store ?? storeConfig.type;
+  if (cacheKind === 'redis' && storeConfig.url === undefined)
+    issues.error(['cache', 'store'], 'store: redis needs gateway.store.url (redis://host:port)', 'key');
+  const responseCache = () =>
+    scope.get(
+      'cache:' + JSON.stringify([cacheSection, cacheKind, storeConfig.url, storeConfig.cluster]),
+      () =>
+        cacheKind === 'redis' && storeConfig.url !== undefined && deps.exportTraces === true
+          ? {
+              kind: 'redis' as const,
+              store: createRedisResponseCache({
+                url: storeConfig.url,
+                prefix: cacheSection?.prefix,
+                timeoutMs: cacheSection?.timeout_ms,
+                cluster: storeConfig.cluster,
+                log: eventLog,
+              }),
+            }
+          : {
+              kind: 'memory' as const,
+              store: createMemoryResponseCache({ maxBytes: cacheSection?.max_bytes ?? 67_108_864 }),
+            },
+      (c) => c.store.close(),
+    );
+  let usedCache: ResponseCacheStore | undefined;
+  const responseCacheObserved = () => {
+    const handle = responseCache();
+    usedCache = handle.store;
+    if (metrics !== undefined && handle.store.onEvict === undefined)
+      handle.store.onEvict = metrics.cacheStore(handle.kind, () => handle.store.stats());
+    return handle;
+  };
   const context = {
     gateway: {
       tracingHeader: gw.tracing_header,
       tracer,
       rateLimitStore,
+      responseCache: responseCacheObserved,
       ...(metrics
         ? {
             rateLimitMetrics: (route: string) => metrics.rateLimitRecorder(route),
             fallbackServed: (route: string, reason: string) => metrics.fallbackServed(route, reason),
+            cacheMetrics: (route: string) => metrics.cacheRecorder(route),
           }
         : {}),
     },
@@ -294,6 +334,7 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     inputs: [...inputs],
     inputsDigest: digestInputs([...inputs]),
     upstreams: groups,
+    responseCache: usedCache,
   };
   return { ok: true, snapshot, issues: issues.issues };
 }

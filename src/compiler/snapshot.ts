@@ -1,4 +1,5 @@
 // The compiled, immutable gateway: what a request walks. Built once per config load; never mutated.
+import type { ResponseCacheStore } from '../stores/response-cache.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { NormalizedMatch } from '../config/normalize-config.js';
 import type { IngressSettings } from '../http/read-request.js';
@@ -39,4 +40,6 @@ export interface GatewaySnapshot {
   readonly inputsDigest: string;
   /** Named upstreams routes use, by name (admin `/upstreams`). */
   readonly upstreams: ReadonlyMap<string, UpstreamGroup>;
+  /** The response cache, when a route caches (admin `/cache/purge`). */
+  readonly responseCache: ResponseCacheStore | undefined;
 }

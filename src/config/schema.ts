@@ -422,7 +422,6 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
   },
   upstream: {},
   route: {
-    cache: 'caching',
     version: 'versioning',
     webhook: 'webhooks',
   },

@@ -73,6 +73,15 @@ export interface GatewayMetrics {
   upstream(name: string): UpstreamMetrics;
   /** A route served its fallback response (portico_fallback_responses_total). */
   fallbackServed(route: string, reason: string): void;
+  /** Cache outcomes and stored bytes of one route (portico_cache_*). */
+  cacheRecorder(routeName: string): CacheRecorder;
+  /** The response cache store: its size gauges read `stats`; evictions are counted through the result. */
+  cacheStore(kind: string, stats: () => { entries: number; bytes: number }): (evicted: number) => void;
+}
+
+export interface CacheRecorder {
+  outcome(outcome: 'HIT' | 'MISS' | 'STALE' | 'BYPASS' | 'REVALIDATED'): void;
+  stored(bytes: number): void;
 }
 
 export interface RateLimitRecorder {
@@ -156,6 +165,45 @@ export function createGatewayMetrics(opts: {
   );
   const spansExported = spans.series({ result: 'exported' });
   const spansFailed = spans.series({ result: 'failed' });
+  const cacheRequests = new FastCounter(
+    'portico_cache_requests_total',
+    'Requests on cached routes by route and result (hit, miss, stale, revalidated, bypass).',
+    registry,
+  );
+  const cacheStoredBytes = new FastCounter(
+    'portico_cache_stored_bytes_total',
+    'Response body bytes written into the cache, by route.',
+    registry,
+  );
+  const cacheEvictions = new Counter({
+    name: 'portico_cache_evictions_total',
+    help: 'Entries the memory cache evicted to stay within cache.max_bytes.',
+    labelNames: ['store'] as const,
+    registers: [registry],
+  });
+  let cacheStats: { kind: string; read: () => { entries: number; bytes: number } } | undefined;
+  new Gauge({
+    name: 'portico_cache_bytes',
+    help: 'Bytes the memory cache holds (entries, keys and metadata).',
+    labelNames: ['store'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const bytes = cacheStats?.read().bytes ?? -1;
+      if (cacheStats !== undefined && bytes >= 0) this.set({ store: cacheStats.kind }, bytes);
+    },
+  });
+  new Gauge({
+    name: 'portico_cache_entries',
+    help: 'Entries the memory cache holds.',
+    labelNames: ['store'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const entries = cacheStats?.read().entries ?? -1;
+      if (cacheStats !== undefined && entries >= 0) this.set({ store: cacheStats.kind }, entries);
+    },
+  });
   const rlAllowed = new FastCounter(
     'portico_rate_limit_allowed_total',
     'Requests a rate limit admitted, by route and tier ("(none)" without tiers).',
@@ -278,6 +326,26 @@ export function createGatewayMetrics(opts: {
       return m;
     },
     fallbackServed: (route, reason) => upstreamMetrics.fallback(route, reason),
+    cacheRecorder(routeName: string): CacheRecorder {
+      const route = routeName === '' ? NO_ROUTE : routeName;
+      const series = {
+        HIT: cacheRequests.series({ route, result: 'hit' }),
+        MISS: cacheRequests.series({ route, result: 'miss' }),
+        STALE: cacheRequests.series({ route, result: 'stale' }),
+        BYPASS: cacheRequests.series({ route, result: 'bypass' }),
+        REVALIDATED: cacheRequests.series({ route, result: 'revalidated' }),
+      };
+      const stored = cacheStoredBytes.series({ route });
+      return {
+        outcome: (o) => series[o].inc(),
+        stored: (bytes) => stored.inc(bytes),
+      };
+    },
+    cacheStore(kind, read) {
+      cacheStats = { kind, read };
+      cacheEvictions.inc({ store: kind }, 0);
+      return (evicted) => cacheEvictions.inc({ store: kind }, evicted);
+    },
     reloaded(result, hash) {
       reloads.inc({ result });
       if (hash !== undefined) this.configLoaded(hash);

@@ -1,10 +1,17 @@
 // The response a pipeline produces: from the upstream (streamed) or made by the gateway.
-import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+
+/** Where a streaming body writes: the client response, or a wrapper around it (a cache copying the body). */
+export interface BodySink {
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): void;
+  destroy(): void;
+  on(event: 'drain', listener: () => void): unknown;
+}
 
 /** A body that writes itself into the client response on demand (the upstream's, without a Readable). */
 export interface StreamingBody {
-  pipeTo(dest: ServerResponse): void;
+  pipeTo(dest: BodySink): void;
   /**
    * Reads the whole body into memory, for a policy that rewrites it. Rejects with `BodyTooLargeError` as
    * soon as more than `maxBytes` arrived (the rest is not read: the upstream call is aborted), or with the

@@ -2,6 +2,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { TraceSink } from './trace-sink.js';
 import type { RateLimitStore } from '../stores/rate-limit-store.js';
+import type { ResponseCacheStore } from '../stores/response-cache.js';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 
@@ -73,6 +74,19 @@ export interface GatewaySettingsView {
   rateLimitMetrics?(route: string): RateLimitMetrics;
   /** Counts a fallback response (portico_fallback_responses_total), when metrics are on. */
   fallbackServed?(route: string, reason: string): void;
+  /**
+   * The response cache of the root `cache:` section (memory LRU, or Redis), created on first use and shared
+   * by every route and the admin purge API; `kind` names it for logs and metrics.
+   */
+  responseCache?(): { readonly store: ResponseCacheStore; readonly kind: 'memory' | 'redis' };
+  /** Cache metrics of one route, when metrics are on. */
+  cacheMetrics?(route: string): CacheMetrics;
+}
+
+/** What the cache policy records (portico_cache_*). */
+export interface CacheMetrics {
+  outcome(outcome: 'HIT' | 'MISS' | 'STALE' | 'BYPASS' | 'REVALIDATED'): void;
+  stored(bytes: number): void;
 }
 
 /** What the rate_limit policy records (portico_rate_limit_*). */

@@ -2,6 +2,7 @@
 // config schema, the docs and the compiler all read this list.
 import type { AnyPolicyDefinition } from '../pipeline/policy.js';
 import { auth } from './auth/index.js';
+import { cache } from './cache/index.js';
 import { fallback } from './fallback/index.js';
 import { headers } from './headers/index.js';
 import { identity } from './identity/index.js';
@@ -16,6 +17,7 @@ export const policyRegistry: readonly AnyPolicyDefinition[] = [
   auth,
   requireAccess,
   rateLimit,
+  cache,
   headers,
   transform,
   fallback,

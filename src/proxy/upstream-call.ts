@@ -1,11 +1,11 @@
 // One upstream request through undici's dispatch API: headers resolve a promise, body chunks go straight
 // to the client response with backpressure (no intermediate Readable, no AsyncResource, no pipe()), and
 // failures before the headers reject with the problem the client should see.
-import type { ServerResponse } from 'node:http';
 import { errors, type Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
 import {
   ResponseBodyTooLargeError,
+  type BodySink,
   type GatewayResponse,
   type StreamingBody,
   type ResponseHeaders,
@@ -18,14 +18,6 @@ export const CLIENT_GONE = new Error('client closed the connection');
 export const DEADLINE = Object.assign(new Error('route timeout'), { code: 'PORTICO_ROUTE_TIMEOUT' });
 /** A response policy stopped reading a body past its limit. */
 const BODY_LIMIT = new Error('response body past the limit of a policy');
-
-/** Where body chunks go: the client response, or a buffer a response policy reads (`collect`). */
-interface BodySink {
-  write(chunk: Buffer): boolean;
-  end(chunk?: Buffer): void;
-  destroy(): void;
-  on(event: 'drain', listener: () => void): unknown;
-}
 
 /** Body bytes held before a destination is attached, beyond which the upstream socket is paused. */
 const HOLD_BYTES = 64 * 1024;
@@ -160,7 +152,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   }
 
   /** Streams the body into the client response (StreamingBody). */
-  pipeTo(dest: ServerResponse): void {
+  pipeTo(dest: BodySink): void {
     this.attach(dest);
   }
 

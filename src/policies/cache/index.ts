@@ -1,0 +1,490 @@
+// Edge response cache (cache phase, as a layer around the upstream call): answers GET and HEAD from stored
+// responses under HTTP caching semantics for a shared cache (RFC 9111) — freshness, Vary variants, Age,
+// conditional requests, revalidation with validators, stale-while-revalidate, stale-if-error — and makes
+// concurrent misses for one key wait for a single upstream request. It never stores what a shared cache
+// must not (no-store, private, Set-Cookie) nor, unless the route keys entries by consumer (or varies on
+// Authorization), anything for an authenticated request.
+//
+// It sits around the upstream call, inside authentication, rate limits and request transforms: a hit still
+// counts against the client's limits, and the response transform runs on cached responses as on fresh ones.
+import { createStateKey, type Exchange } from '../../pipeline/exchange.js';
+import type { GatewayResponse, ResponseHeaders, StreamingBody } from '../../pipeline/gateway-response.js';
+import { definePolicy, type CacheMetrics, type CompileContext, type Policy } from '../../pipeline/policy.js';
+import type { ResponseCacheStore } from '../../stores/response-cache.js';
+import { CacheSchema, CacheSectionSchema, type CacheConfig } from './schema.js';
+import {
+  ageHeader,
+  currentAgeMs,
+  evaluateConditional,
+  freshnessState,
+  mergeNotModified,
+  normalizeQuery,
+  notModifiedHeaders,
+  parseCacheControl,
+  revalidationHeaders,
+  storability,
+  surrogateTags,
+  validatorsOf,
+  varySpec,
+  varyValues,
+} from './semantics/index.js';
+import { TeeBody } from './tee-body.js';
+
+/** What the cache did with a request, sent as X-Cache and counted. */
+export type CacheOutcome = 'HIT' | 'MISS' | 'STALE' | 'BYPASS' | 'REVALIDATED';
+
+/** A stored response, as the entry's meta. */
+interface StoredResponse {
+  readonly kind: 'response';
+  readonly status: number;
+  readonly headers: Record<string, string | string[]>;
+  readonly responseTime: number;
+  readonly initialAgeMs: number;
+  readonly freshnessMs: number;
+  readonly staleWhileRevalidateMs: number;
+  readonly staleIfErrorMs: number;
+  readonly mustRevalidate: boolean;
+}
+
+/** At the primary key of a response with Vary: which request headers select the variant. */
+interface VaryRecord {
+  readonly kind: 'vary';
+  readonly headers: readonly string[];
+}
+
+interface Found {
+  readonly key: string;
+  readonly meta: StoredResponse;
+  readonly body: Buffer;
+  readonly tags: readonly string[];
+}
+
+const OUTCOME = createStateKey<CacheOutcome>('cache.outcome');
+/** Unsafe methods that invalidate the stored responses of their target (RFC 9111 §4.4). */
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** How long a stale entry with validators is kept for revalidation beyond its stale windows. */
+const REVALIDATION_KEEP_MS = 10 * 60_000;
+
+export const cache = definePolicy({
+  name: 'cache',
+  phase: 'cache',
+  summary:
+    'Answer GET/HEAD from cached responses (RFC 9111): variants, revalidation, stale serving, coalescing.',
+  schema: CacheSchema,
+  sections: { cache: CacheSectionSchema },
+  create(config: CacheConfig, ctx: CompileContext): Policy {
+    const handle = ctx.gateway.responseCache?.();
+    if (handle === undefined) return {};
+    const cacheStore = handle.store;
+    const recorder = ctx.gateway.cacheMetrics?.(ctx.routeName);
+    const route = new RouteCache(config, cacheStore, recorder);
+    return {
+      onUpstream: (ex, next) => route.handle(ex, next),
+    };
+  },
+});
+
+type Next = (ex: Exchange) => Promise<GatewayResponse>;
+
+class RouteCache {
+  private readonly declaredVary: readonly string[];
+  private readonly keyedByConsumer: boolean;
+  /** Misses in flight, by key: later requests for the key wait for the first one's response. */
+  private readonly inflight = new Map<string, Promise<void>>();
+  /** Background refreshes in flight (stale-while-revalidate), by key. */
+  private readonly refreshing = new Set<string>();
+  private readonly varyHeaderValue: string | undefined;
+
+  constructor(
+    private readonly config: CacheConfig,
+    private readonly store: ResponseCacheStore,
+    private readonly recorder: CacheMetrics | undefined,
+  ) {
+    this.declaredVary = config.vary.map((h) => h.toLowerCase());
+    this.keyedByConsumer = config.key.includes('consumer') || this.declaredVary.includes('authorization');
+    this.varyHeaderValue = config.vary.length > 0 ? config.vary.join(', ') : undefined;
+  }
+
+  async handle(ex: Exchange, next: Next): Promise<GatewayResponse> {
+    const method = ex.method;
+    if (method !== 'GET' && method !== 'HEAD') {
+      const res = await next(ex);
+      if (UNSAFE.has(method) && res.source === 'upstream' && res.status < 400)
+        this.invalidate(ex).catch(() => undefined);
+      return this.finish(ex, res, 'BYPASS');
+    }
+    const authenticated = ex.consumerId !== '' || ex.req.headers.authorization !== undefined;
+    const requestCc = parseCacheControl(ex.headers.get('cache-control'));
+    if ((authenticated && !this.keyedByConsumer) || ex.headers.has('range') || requestCc.noStore)
+      return this.finish(ex, await next(ex), 'BYPASS');
+
+    const primary = this.primaryKey(ex);
+    let found = await this.lookup(primary, ex);
+    if (found === undefined && method === 'GET') {
+      const coalesceKey = primary + '\n' + varyValues(this.declaredVary, (n) => ex.headers.get(n));
+      const leader = this.inflight.get(coalesceKey);
+      if (leader !== undefined) {
+        await leader;
+        found = await this.lookup(primary, ex);
+      } else {
+        let release!: () => void;
+        this.inflight.set(coalesceKey, new Promise<void>((resolve) => (release = resolve)));
+        const done = (): void => {
+          if (this.inflight.get(coalesceKey) !== undefined) this.inflight.delete(coalesceKey);
+          release();
+        };
+        try {
+          return await this.fetchAndStore(ex, next, primary, done);
+        } catch (err) {
+          done();
+          throw err;
+        }
+      }
+    }
+    if (found === undefined) return this.fetchAndStore(ex, next, primary, undefined);
+
+    const now = Date.now();
+    const state = requestCc.noCache || requestCc.maxAge === 0 ? 'stale' : freshnessState(found.meta, now);
+    if (state === 'fresh') return this.serve(ex, found, 'HIT', now);
+    if (state === 'stale-while-revalidate') {
+      const served = this.serve(ex, found, 'STALE', now);
+      if (method === 'GET' && !this.refreshing.has(found.key)) this.refresh(ex, next, primary, found);
+      return served;
+    }
+    return this.revalidate(ex, next, primary, found);
+  }
+
+  /** The key without variant: normalized path and query, host, and the consumer when keyed by it. */
+  private primaryKey(ex: Exchange): string {
+    let key = ex.path + '?' + normalizeQuery(ex.query) + '\n' + ex.host;
+    if (this.keyedByConsumer) key += '\nc:' + ex.consumerId;
+    return key;
+  }
+
+  private async lookup(primary: string, ex: Exchange): Promise<Found | undefined> {
+    const first = await this.store.get(primary);
+    if (first === undefined) return undefined;
+    const meta = first.meta as unknown as StoredResponse | VaryRecord;
+    if (meta.kind === 'response') return { key: primary, meta, body: first.body ?? EMPTY, tags: first.tags };
+    const key = variantKey(primary, meta.headers, ex);
+    const variant = await this.store.get(key);
+    if (variant === undefined) return undefined;
+    const vmeta = variant.meta as unknown as StoredResponse | VaryRecord;
+    if (vmeta.kind !== 'response') return undefined;
+    return { key, meta: vmeta, body: variant.body ?? EMPTY, tags: variant.tags };
+  }
+
+  /** The stored response as the client gets it: Age, X-Cache, a 304 when its conditional matches. */
+  private serve(ex: Exchange, found: Found, outcome: CacheOutcome, now: number): GatewayResponse {
+    const age = ageHeader(currentAgeMs(found.meta, now));
+    if (evaluateConditional((n) => ex.headers.get(n), validatorsOf(found.meta.headers)) === 'not-modified') {
+      const headers = notModifiedHeaders(found.meta.headers) as Record<string, string | string[]>;
+      headers['age'] = age;
+      return this.finish(ex, { status: 304, headers, body: null, source: 'upstream' }, outcome);
+    }
+    const headers: Record<string, string | string[]> = { ...found.meta.headers, age };
+    headers['content-length'] = String(found.body.length);
+    const body = ex.method === 'HEAD' ? null : found.body;
+    return this.finish(ex, { status: found.meta.status, headers, body, source: 'upstream' }, outcome);
+  }
+
+  /** Asks the upstream with the stored validators; a 304 refreshes the entry. */
+  private async revalidate(
+    ex: Exchange,
+    next: Next,
+    primary: string,
+    found: Found,
+  ): Promise<GatewayResponse> {
+    // The client's own conditionals are answered from the entry, not by the upstream.
+    const clientInm = ex.headers.get('if-none-match');
+    const clientIms = ex.headers.get('if-modified-since');
+    this.setValidators(ex, found);
+    const restore = (): void => {
+      ex.headers.delete('if-none-match');
+      ex.headers.delete('if-modified-since');
+      if (clientInm !== undefined) ex.headers.append('if-none-match', clientInm);
+      if (clientIms !== undefined) ex.headers.append('if-modified-since', clientIms);
+    };
+    const requestTime = Date.now();
+    let res: GatewayResponse;
+    try {
+      res = await next(ex);
+    } catch (err) {
+      restore();
+      const stale = this.staleOnError(ex, found);
+      if (stale !== undefined) return stale;
+      throw err;
+    }
+    restore();
+    if (res.source === 'upstream' && res.status === 304) {
+      discard(res);
+      const updated = await this.refreshEntry(ex, found, res.headers, requestTime);
+      if (updated !== undefined) return this.serve(ex, updated, 'REVALIDATED', Date.now());
+      return this.serve(ex, found, 'REVALIDATED', Date.now());
+    }
+    if (res.status >= 500) {
+      const stale = this.staleOnError(ex, found);
+      if (stale !== undefined) {
+        discard(res);
+        return stale;
+      }
+    }
+    return this.storeResponse(ex, res, primary, requestTime, undefined);
+  }
+
+  /** stale-if-error: the stored response when the upstream failed and the entry allows it. */
+  private staleOnError(ex: Exchange, found: Found): GatewayResponse | undefined {
+    const now = Date.now();
+    const state = freshnessState(found.meta, now);
+    if (state === 'stale') return undefined;
+    return this.serve(ex, found, 'STALE', now);
+  }
+
+  /** stale-while-revalidate: one background request per key refreshes the entry. */
+  private refresh(ex: Exchange, next: Next, primary: string, found: Found): void {
+    this.refreshing.add(found.key);
+    this.setValidators(ex, found);
+    const requestTime = Date.now();
+    const finish = (): void => void this.refreshing.delete(found.key);
+    next(ex).then(
+      async (res) => {
+        try {
+          if (res.source === 'upstream' && res.status === 304) {
+            discard(res);
+            await this.refreshEntry(ex, found, res.headers, requestTime);
+          } else if (res.source === 'upstream' && res.status < 500) {
+            const stored = await this.storeResponse(ex, res, primary, requestTime, undefined);
+            await drain(stored);
+          } else discard(res);
+        } finally {
+          finish();
+        }
+      },
+      () => finish(),
+    );
+  }
+
+  /** Goes upstream for a miss and stores what may be stored; `done` is told when storing is over. */
+  private async fetchAndStore(
+    ex: Exchange,
+    next: Next,
+    primary: string,
+    done: (() => void) | undefined,
+  ): Promise<GatewayResponse> {
+    // Ask for the full response, so it can be stored; the client's conditionals are answered below.
+    const clientInm = ex.headers.get('if-none-match');
+    const clientIms = ex.headers.get('if-modified-since');
+    ex.headers.delete('if-none-match');
+    ex.headers.delete('if-modified-since');
+    const requestTime = Date.now();
+    const res = await next(ex);
+    if (clientInm !== undefined) ex.headers.append('if-none-match', clientInm);
+    if (clientIms !== undefined) ex.headers.append('if-modified-since', clientIms);
+    return this.storeResponse(ex, res, primary, requestTime, done);
+  }
+
+  /** Stores a response that may be stored (once its body has ended) and returns it to the client. */
+  private async storeResponse(
+    ex: Exchange,
+    res: GatewayResponse,
+    primary: string,
+    requestTime: number,
+    done: (() => void) | undefined,
+  ): Promise<GatewayResponse> {
+    const responseTime = Date.now();
+    const decision =
+      res.source === 'upstream' && ex.method === 'GET'
+        ? storability({
+            method: ex.method,
+            status: res.status,
+            responseHeaders: res.headers,
+            requestHeaders: (n) => ex.headers.get(n),
+            authenticated: ex.consumerId !== '' || ex.req.headers.authorization !== undefined,
+            keyedByConsumer: this.keyedByConsumer,
+            ttlOverrideS: this.config.ttl_s,
+            requestTime,
+            responseTime,
+          })
+        : undefined;
+    const spec = decision?.storable === true ? varySpec(res.headers['vary'], this.declaredVary) : '*';
+    const length = Number(res.headers['content-length'] ?? NaN);
+    if (
+      decision === undefined ||
+      !decision.storable ||
+      spec === '*' ||
+      length > this.config.max_entry_bytes
+    ) {
+      done?.();
+      return this.finish(ex, res, 'MISS');
+    }
+    const meta: StoredResponse = {
+      kind: 'response',
+      status: res.status,
+      headers: storedHeaders(res.headers),
+      responseTime,
+      initialAgeMs: decision.initialAgeMs,
+      freshnessMs: decision.freshnessMs,
+      staleWhileRevalidateMs:
+        decision.staleWhileRevalidateMs > 0
+          ? decision.staleWhileRevalidateMs
+          : (this.config.stale_while_revalidate_s ?? 0) * 1000,
+      staleIfErrorMs:
+        decision.staleIfErrorMs > 0 ? decision.staleIfErrorMs : (this.config.stale_if_error_s ?? 0) * 1000,
+      mustRevalidate: decision.mustRevalidate,
+    };
+    const tags = surrogateTags(res.headers);
+    const key = spec.length === 0 ? primary : variantKey(primary, spec, ex);
+    const save = async (body: Buffer | null): Promise<void> => {
+      try {
+        if (body === null) return;
+        const ttl = ttlOf(meta);
+        if (spec.length > 0) {
+          const record: VaryRecord = { kind: 'vary', headers: spec };
+          await this.store.set(
+            primary,
+            { meta: record as unknown as Record<string, unknown>, body: null, tags },
+            ttl,
+          );
+        }
+        await this.store.set(key, { meta: meta as unknown as Record<string, unknown>, body, tags }, ttl);
+        this.recorder?.stored(body.length);
+      } finally {
+        done?.();
+      }
+    };
+    const body = res.body;
+    let out: GatewayResponse;
+    if (body === null) {
+      void save(EMPTY);
+      out = res;
+    } else if (typeof body === 'string' || body instanceof Uint8Array) {
+      const bytes =
+        typeof body === 'string'
+          ? Buffer.from(body)
+          : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      void save(bytes.length <= this.config.max_entry_bytes ? bytes : null);
+      out = res;
+    } else if ('pipeTo' in body) {
+      out = {
+        ...res,
+        body: new TeeBody(body as StreamingBody, this.config.max_entry_bytes, (b) => void save(b)),
+      };
+    } else {
+      done?.();
+      out = res;
+    }
+    return this.finish(ex, out, 'MISS');
+  }
+
+  /** Applies a 304's header fields to the stored response and stores it again. */
+  private async refreshEntry(
+    ex: Exchange,
+    found: Found,
+    fresh: ResponseHeaders,
+    requestTime: number,
+  ): Promise<Found | undefined> {
+    const headers = mergeNotModified(found.meta.headers, fresh);
+    const responseTime = Date.now();
+    const decision = storability({
+      method: 'GET',
+      status: found.meta.status,
+      responseHeaders: headers,
+      requestHeaders: (n) => ex.headers.get(n),
+      authenticated: ex.consumerId !== '' || ex.req.headers.authorization !== undefined,
+      keyedByConsumer: this.keyedByConsumer,
+      ttlOverrideS: this.config.ttl_s,
+      requestTime,
+      responseTime,
+    });
+    if (!decision.storable) {
+      await this.store.delete(found.key).catch(() => undefined);
+      return undefined;
+    }
+    const meta: StoredResponse = {
+      ...found.meta,
+      headers: storedHeaders(headers),
+      responseTime,
+      initialAgeMs: decision.initialAgeMs,
+      freshnessMs: decision.freshnessMs,
+      mustRevalidate: decision.mustRevalidate,
+    };
+    await this.store.set(
+      found.key,
+      { meta: meta as unknown as Record<string, unknown>, body: found.body, tags: found.tags },
+      ttlOf(meta),
+    );
+    return { ...found, meta };
+  }
+
+  private setValidators(ex: Exchange, found: Found): void {
+    ex.headers.delete('if-none-match');
+    ex.headers.delete('if-modified-since');
+    for (const [name, value] of revalidationHeaders(validatorsOf(found.meta.headers)))
+      ex.headers.append(name, value);
+  }
+
+  private async invalidate(ex: Exchange): Promise<void> {
+    const primary = this.primaryKey(ex);
+    await this.store.delete(primary);
+    await this.store.purgePrefix(primary + '\nv:');
+  }
+
+  /** The client-facing touches every response of the route gets: X-Cache, and the route's headers. */
+  private finish(ex: Exchange, res: GatewayResponse, outcome: CacheOutcome): GatewayResponse {
+    ex.set(OUTCOME, outcome);
+    this.recorder?.outcome(outcome);
+    const h = res.headers;
+    h['x-cache'] = outcome;
+    if (this.config.cache_control !== undefined && res.status < 500)
+      h['cache-control'] = this.config.cache_control;
+    if (this.varyHeaderValue !== undefined) {
+      const existing = h['vary'];
+      h['vary'] =
+        existing === undefined
+          ? this.varyHeaderValue
+          : (Array.isArray(existing) ? existing.join(', ') : existing) + ', ' + this.varyHeaderValue;
+    }
+    return res;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function variantKey(primary: string, spec: readonly string[], ex: Exchange): string {
+  return primary + '\nv:' + varyValues(spec, (n) => ex.headers.get(n));
+}
+
+/** How long the store keeps an entry: fresh, then usable stale, then (with validators) for revalidation. */
+function ttlOf(meta: StoredResponse): number {
+  const validators = meta.headers['etag'] !== undefined || meta.headers['last-modified'] !== undefined;
+  const keep = Math.max(
+    meta.staleWhileRevalidateMs,
+    meta.staleIfErrorMs,
+    validators ? REVALIDATION_KEEP_MS : 0,
+  );
+  return Math.max(1, meta.freshnessMs - meta.initialAgeMs + keep);
+}
+
+/** The response header fields worth storing: not Age (recomputed), not the gateway's own X-Cache. */
+function storedHeaders(headers: ResponseHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name === 'age' || name === 'x-cache' || name === 'transfer-encoding' || name === 'connection')
+      continue;
+    out[name] = typeof value === 'string' ? value : [...value];
+  }
+  return out;
+}
+
+function discard(res: GatewayResponse): void {
+  const body = res.body;
+  if (body !== null && typeof body === 'object' && 'destroy' in body) body.destroy();
+}
+
+/** Reads a background response's body to its end, so a TeeBody copy completes and is stored. */
+async function drain(res: GatewayResponse): Promise<void> {
+  const body = res.body;
+  if (body === null || typeof body === 'string' || body instanceof Uint8Array) return;
+  if ('collect' in body) await body.collect(Number.MAX_SAFE_INTEGER).catch(() => undefined);
+  else body.resume();
+}
