@@ -57,7 +57,7 @@ export const runDemo: Command = {
         `  curl -i ${base}/orders                      # routed to the orders service (note X-Trace-Id)`,
         `  curl -i ${base}/users/7                     # the users service; X-Forwarded-* added; RateLimit headers`,
         `  for i in $(seq 12); do curl -s -o /dev/null -w '%{http_code} ' ${base}/users; done; echo   # 10 × 200, then 429`,
-        `  curl -i ${base}/v2/orders/1                 # /v2/orders/1 reaches orders as /orders/1`,
+        `  curl -i ${base}/v2/orders/1                 # /v2/orders/1 reaches orders as /orders/1; again: X-Cache: HIT`,
         `  curl -i '${base}/v1/orders?page=1&size=2'    # the brief's transform: {"data", "pagination"} + Link`,
         `  curl -s ${base}/payments                     # card numbers masked by the route's transform`,
         `  curl -i -X POST ${base}/orders -d '{"item":"mug"}' -H 'content-type: application/json'`,
