@@ -439,10 +439,13 @@ class RouteCache {
       h['cache-control'] = this.config.cache_control;
     if (this.varyHeaderValue !== undefined) {
       const existing = h['vary'];
-      h['vary'] =
-        existing === undefined
-          ? this.varyHeaderValue
-          : (Array.isArray(existing) ? existing.join(', ') : existing) + ', ' + this.varyHeaderValue;
+      if (existing === undefined) h['vary'] = this.varyHeaderValue;
+      else {
+        const value = Array.isArray(existing) ? existing.join(', ') : existing;
+        const have = new Set(value.split(',').map((n) => n.trim().toLowerCase()));
+        const missing = this.config.vary.filter((n) => !have.has(n.toLowerCase()));
+        if (missing.length > 0) h['vary'] = value + ', ' + missing.join(', ');
+      }
     }
     return res;
   }
