@@ -8,20 +8,9 @@ import { TransformSchema } from '../src/policies/transform/schema.js';
 import { testContext, testExchange } from '../src/pipeline/testing.js';
 import type { GatewayResponse } from '../src/pipeline/gateway-response.js';
 import { Value } from '@sinclair/typebox/value';
+import { json10kBody } from './json10k.js';
 
-const body = Buffer.from(
-  JSON.stringify({
-    items: Array.from({ length: 48 }, (_, i) => ({
-      id: 100_000 + i,
-      customer_name: `Customer ${i}`,
-      email: `customer${i}@example.com`,
-      card: { number: String(4_000_000_000_000_000 + i * 7919), cvc: String(100 + i) },
-      status: i % 3 === 0 ? 'shipped' : 'pending',
-      total: { amount: 1999 + i, currency: 'EUR' },
-      tags: ['bench', 'json'],
-    })),
-  }),
-);
+const body = json10kBody();
 const config = Value.Default(TransformSchema, {
   response: {
     rename: { 'items[].customer_name': 'name' },

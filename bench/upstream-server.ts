@@ -1,5 +1,6 @@
 // The benchmark's upstream: a separate node:http process answering every request with a small fixed JSON.
 import http from 'node:http';
+import { json10kBody } from './json10k.js';
 
 // About 100 bytes, so the proxies' per-request overhead (not payload copying) dominates.
 const BODY = Buffer.from(
@@ -12,19 +13,7 @@ const BODY = Buffer.from(
 );
 
 // The transformation scenarios' body: about 10 KB of JSON records, each with a card number to mask.
-const BODY_10K = Buffer.from(
-  JSON.stringify({
-    items: Array.from({ length: 48 }, (_, i) => ({
-      id: 100_000 + i,
-      customer_name: `Customer ${i}`,
-      email: `customer${i}@example.com`,
-      card: { number: String(4_000_000_000_000_000 + i * 7919), cvc: String(100 + i) },
-      status: i % 3 === 0 ? 'shipped' : 'pending',
-      total: { amount: 1999 + i, currency: 'EUR' },
-      tags: ['bench', 'json'],
-    })),
-  }),
-);
+const BODY_10K = json10kBody();
 const HEADERS_10K = { 'content-type': 'application/json', 'content-length': String(BODY_10K.byteLength) };
 
 const HEADERS = {

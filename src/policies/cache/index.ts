@@ -294,17 +294,7 @@ class RouteCache {
     const responseTime = Date.now();
     const decision =
       res.source === 'upstream' && ex.method === 'GET'
-        ? storability({
-            method: ex.method,
-            status: res.status,
-            responseHeaders: res.headers,
-            requestHeaders: (n) => ex.headers.get(n),
-            authenticated: ex.consumerId !== '' || ex.req.headers.authorization !== undefined,
-            keyedByConsumer: this.keyedByConsumer,
-            ttlOverrideS: this.config.ttl_s,
-            requestTime,
-            responseTime,
-          })
+        ? this.judge(ex, res.status, res.headers, requestTime, responseTime)
         : undefined;
     const spec = decision?.storable === true ? varySpec(res.headers['vary'], this.declaredVary) : '*';
     const length = Number(res.headers['content-length'] ?? NaN);
@@ -385,17 +375,7 @@ class RouteCache {
   ): Promise<Found | undefined> {
     const headers = mergeNotModified(found.meta.headers, fresh);
     const responseTime = Date.now();
-    const decision = storability({
-      method: 'GET',
-      status: found.meta.status,
-      responseHeaders: headers,
-      requestHeaders: (n) => ex.headers.get(n),
-      authenticated: ex.consumerId !== '' || ex.req.headers.authorization !== undefined,
-      keyedByConsumer: this.keyedByConsumer,
-      ttlOverrideS: this.config.ttl_s,
-      requestTime,
-      responseTime,
-    });
+    const decision = this.judge(ex, found.meta.status, headers, requestTime, responseTime);
     if (!decision.storable) {
       await this.store.delete(found.key).catch(() => undefined);
       return undefined;
@@ -414,6 +394,27 @@ class RouteCache {
       ttlOf(meta),
     );
     return { ...found, meta };
+  }
+
+  /** Whether a GET's response may be stored, and for how long (RFC 9111 §3, §4.2). */
+  private judge(
+    ex: Exchange,
+    status: number,
+    headers: ResponseHeaders,
+    requestTime: number,
+    responseTime: number,
+  ): ReturnType<typeof storability> {
+    return storability({
+      method: 'GET',
+      status,
+      responseHeaders: headers,
+      requestHeaders: (n) => ex.headers.get(n),
+      authenticated: ex.consumerId !== '' || ex.req.headers.authorization !== undefined,
+      keyedByConsumer: this.keyedByConsumer,
+      ttlOverrideS: this.config.ttl_s,
+      requestTime,
+      responseTime,
+    });
   }
 
   private setValidators(ex: Exchange, found: Found): void {

@@ -7,7 +7,7 @@ import {
   type LimitSpec,
   type RateLimitStore,
 } from '../rate-limit-store.js';
-import { createRedisClient } from './redis-client.js';
+import { createRedisClient, onceReady } from './redis-client.js';
 import { parseReply, RATE_LIMIT_LUA, scriptArgs, stateKeys } from './rate-limit-script.js';
 import { createStoreErrorReporter, type StoreLog } from './store-error-reporter.js';
 
@@ -51,15 +51,6 @@ type ScriptClient = (Redis | Cluster) & {
   porticoRateLimit(numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 };
 
-function onceReady(client: Redis | Cluster): Promise<void> {
-  const ready = new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('end', () => reject(new StoreUnavailable('redis rate-limit store closed before ready')));
-  });
-  ready.catch(() => {}); // only those who await it care
-  return ready;
-}
-
 export function createRedisRateLimitStore(opts: RedisRateLimitStoreOptions): RedisRateLimitStore {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
@@ -74,7 +65,7 @@ export function createRedisRateLimitStore(opts: RedisRateLimitStoreOptions): Red
   }) as ScriptClient;
   client.defineCommand('porticoRateLimit', { lua: RATE_LIMIT_LUA });
   client.on('error', (err: Error) => reporter.connectionError(err));
-  const ready = onceReady(client);
+  const ready = onceReady(client, 'redis rate-limit store');
   let closed = false;
 
   /** Counts and logs a failed check; the error to reject it with. */

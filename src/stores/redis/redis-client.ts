@@ -1,6 +1,7 @@
 // One ioredis client (standalone or Cluster) set up for a store on the request path: fail fast while
 // disconnected, never resend a command after a reconnect, reconnect by itself with capped backoff.
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { StoreUnavailable } from '../rate-limit-store.js';
 
 export interface RedisClientOptions {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://…`; with `cluster`, a comma-separated seed list. */
@@ -69,4 +70,17 @@ export function createRedisClient(opts: RedisClientOptions): Redis | Cluster {
     clusterRetryStrategy: reconnectDelayMs,
     redisOptions: { ...common, ...redisOptions },
   });
+}
+
+/**
+ * Settles when the client's first connection is ready; rejects (with `StoreUnavailable`, naming `what`) when
+ * it is closed first. Operations before that fail fast, so only callers that await it care about it.
+ */
+export function onceReady(client: Redis | Cluster, what: string): Promise<void> {
+  const ready = new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('end', () => reject(new StoreUnavailable(`${what} closed before ready`)));
+  });
+  ready.catch(() => {}); // only those who await it care
+  return ready;
 }

@@ -5,7 +5,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { StoreUnavailable } from '../rate-limit-store.js';
 import type { CacheEntry, CacheStoreStats, ResponseCacheStore } from '../response-cache.js';
-import { createRedisClient } from './redis-client.js';
+import { createRedisClient, onceReady } from './redis-client.js';
 import { createStoreErrorReporter, type StoreLog } from './store-error-reporter.js';
 
 export interface RedisResponseCacheOptions {
@@ -165,15 +165,6 @@ function within<T>(reply: Promise<T>, timeoutMs: number): Promise<T> {
   });
 }
 
-function onceReady(client: Redis | Cluster): Promise<void> {
-  const ready = new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('end', () => reject(new StoreUnavailable('redis response cache closed before ready')));
-  });
-  ready.catch(() => {}); // only those who await it care
-  return ready;
-}
-
 export function createRedisResponseCache(opts: RedisResponseCacheOptions): RedisResponseCacheStore {
   const prefix = opts.prefix ?? DEFAULT_CACHE_PREFIX;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CACHE_TIMEOUT_MS;
@@ -196,7 +187,7 @@ export function createRedisResponseCache(opts: RedisResponseCacheOptions): Redis
   client.defineCommand('porticoCacheIndex', { lua: INDEX_LUA });
   client.defineCommand('porticoCachePurge', { lua: PURGE_LUA });
   client.on('error', (err: Error) => reporter.connectionError(err));
-  const ready = onceReady(client);
+  const ready = onceReady(client, 'redis response cache');
   const itemPrefix = Buffer.from(`${prefix}e:`);
   const itemKey = (key: string): string => `${prefix}e:${key}`;
   const tagKey = (tag: string): string => `${prefix}t:${tag}`;
