@@ -7,7 +7,7 @@ import {
   type LimitSpec,
   type RateLimitStore,
 } from '../rate-limit-store.js';
-import { createRedisClient, onceReady } from './redis-client.js';
+import { createRedisClient, onceReady, quitClient } from './redis-client.js';
 import { parseReply, RATE_LIMIT_LUA, scriptArgs, stateKeys } from './rate-limit-script.js';
 import { createStoreErrorReporter, type StoreLog } from './store-error-reporter.js';
 
@@ -134,15 +134,7 @@ export function createRedisRateLimitStore(opts: RedisRateLimitStoreOptions): Red
     close: async function close() {
       if (closed) return;
       closed = true;
-      // QUIT waits for the server; a server that stopped answering must not hold shutdown up.
-      const timer = setTimeout(() => client.disconnect(), 1000);
-      try {
-        await client.quit();
-      } catch {
-        client.disconnect(); // not connected: nothing to say goodbye to
-      } finally {
-        clearTimeout(timer);
-      }
+      await quitClient(client);
     },
   };
 }

@@ -84,3 +84,15 @@ export function onceReady(client: Redis | Cluster, what: string): Promise<void> 
   ready.catch(() => {}); // only those who await it care
   return ready;
 }
+
+/** Says goodbye to Redis (QUIT), but never waits more than a second: a stopped server must not hold up shutdown. */
+export async function quitClient(client: Redis | Cluster): Promise<void> {
+  const timer = setTimeout(() => client.disconnect(), 1000);
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect(); // not connected: nothing to say goodbye to
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -5,7 +5,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { StoreUnavailable } from '../rate-limit-store.js';
 import type { CacheEntry, CacheStoreStats, ResponseCacheStore } from '../response-cache.js';
-import { createRedisClient, onceReady } from './redis-client.js';
+import { createRedisClient, onceReady, quitClient } from './redis-client.js';
 import { createStoreErrorReporter, type StoreLog } from './store-error-reporter.js';
 
 export interface RedisResponseCacheOptions {
@@ -347,15 +347,7 @@ export function createRedisResponseCache(opts: RedisResponseCacheOptions): Redis
     close: async function close() {
       if (closed) return;
       closed = true;
-      // QUIT waits for the server; a server that stopped answering must not hold shutdown up.
-      const timer = setTimeout(() => client.disconnect(), 1000);
-      try {
-        await client.quit();
-      } catch {
-        client.disconnect(); // not connected: nothing to say goodbye to
-      } finally {
-        clearTimeout(timer);
-      }
+      await quitClient(client);
     },
   };
 }
