@@ -7,7 +7,7 @@
 //
 // It sits around the upstream call, inside authentication, rate limits and request transforms: a hit still
 // counts against the client's limits, and the response transform runs on cached responses as on fresh ones.
-import { createStateKey, type Exchange } from '../../pipeline/exchange.js';
+import type { Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse, ResponseHeaders, StreamingBody } from '../../pipeline/gateway-response.js';
 import { definePolicy, type CacheMetrics, type CompileContext, type Policy } from '../../pipeline/policy.js';
 import type { ResponseCacheStore } from '../../stores/response-cache.js';
@@ -59,7 +59,6 @@ interface Found {
   readonly tags: readonly string[];
 }
 
-const OUTCOME = createStateKey<CacheOutcome>('cache.outcome');
 /** Unsafe methods that invalidate the stored responses of their target (RFC 9111 §4.4). */
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** How long a stale entry with validators is kept for revalidation beyond its stale windows. */
@@ -114,8 +113,10 @@ class RouteCache {
       return this.finish(ex, res, 'BYPASS');
     }
     const authenticated = ex.consumerId !== '' || ex.req.headers.authorization !== undefined;
-    const requestCc = parseCacheControl(ex.headers.get('cache-control'));
-    if ((authenticated && !this.keyedByConsumer) || ex.headers.has('range') || requestCc.noStore)
+    const request = scanRequest(ex);
+    const requestCc =
+      request.cacheControl === undefined ? NO_DIRECTIVES : parseCacheControl(request.cacheControl);
+    if ((authenticated && !this.keyedByConsumer) || request.range || requestCc.noStore)
       return this.finish(ex, await next(ex), 'BYPASS');
 
     const primary = this.primaryKey(ex);
@@ -145,9 +146,9 @@ class RouteCache {
 
     const now = Date.now();
     const state = requestCc.noCache || requestCc.maxAge === 0 ? 'stale' : freshnessState(found.meta, now);
-    if (state === 'fresh') return this.serve(ex, found, 'HIT', now);
+    if (state === 'fresh') return this.serve(ex, found, 'HIT', now, request.conditional);
     if (state === 'stale-while-revalidate') {
-      const served = this.serve(ex, found, 'STALE', now);
+      const served = this.serve(ex, found, 'STALE', now, request.conditional);
       if (method === 'GET' && !this.refreshing.has(found.key)) this.refresh(ex, next, primary, found);
       return served;
     }
@@ -175,9 +176,18 @@ class RouteCache {
   }
 
   /** The stored response as the client gets it: Age, X-Cache, a 304 when its conditional matches. */
-  private serve(ex: Exchange, found: Found, outcome: CacheOutcome, now: number): GatewayResponse {
+  private serve(
+    ex: Exchange,
+    found: Found,
+    outcome: CacheOutcome,
+    now: number,
+    conditional = true,
+  ): GatewayResponse {
     const age = ageHeader(currentAgeMs(found.meta, now));
-    if (evaluateConditional((n) => ex.headers.get(n), validatorsOf(found.meta.headers)) === 'not-modified') {
+    if (
+      conditional &&
+      evaluateConditional((n) => ex.headers.get(n), validatorsOf(found.meta.headers)) === 'not-modified'
+    ) {
       const headers = notModifiedHeaders(found.meta.headers) as Record<string, string | string[]>;
       headers['age'] = age;
       return this.finish(ex, { status: 304, headers, body: null, source: 'upstream' }, outcome);
@@ -432,7 +442,6 @@ class RouteCache {
 
   /** The client-facing touches every response of the route gets: X-Cache, and the route's headers. */
   private finish(ex: Exchange, res: GatewayResponse, outcome: CacheOutcome): GatewayResponse {
-    ex.set(OUTCOME, outcome);
     this.recorder?.outcome(outcome);
     const h = res.headers;
     h['x-cache'] = outcome;
@@ -453,6 +462,32 @@ class RouteCache {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_DIRECTIVES = parseCacheControl(undefined);
+
+/** The request header fields the cache looks at, found in one pass over the header list. */
+function scanRequest(ex: Exchange): {
+  cacheControl: string | undefined;
+  range: boolean;
+  conditional: boolean;
+} {
+  const raw = ex.headers.raw;
+  let cacheControl: string | undefined;
+  let range = false;
+  let conditional = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Cheap length filter before lowercasing: cache-control (13), range (5), if-none-match (13),
+    // if-modified-since (17).
+    const n = name.length;
+    if (n !== 5 && n !== 13 && n !== 17) continue;
+    const lower = name.toLowerCase();
+    if (lower === 'cache-control')
+      cacheControl = cacheControl === undefined ? raw[i + 1] : cacheControl + ', ' + raw[i + 1];
+    else if (lower === 'range') range = true;
+    else if (lower === 'if-none-match' || lower === 'if-modified-since') conditional = true;
+  }
+  return { cacheControl, range, conditional };
+}
 
 function variantKey(primary: string, spec: readonly string[], ex: Exchange): string {
   return primary + '\nv:' + varyValues(spec, (n) => ex.headers.get(n));
