@@ -144,8 +144,10 @@ async function purgeCache(gateway: Gateway, req: http.IncomingMessage): Promise<
     ];
   let purged: number;
   if (given[0] === 'key') {
+    // `<path>?<query>\n<host>` covers that URL on every route, for every consumer and variant; a full key
+    // (with its route and consumer parts) that entry and its variants.
     const exact = (await store.delete(value)) ? 1 : 0;
-    purged = exact + (await store.purgePrefix(value + '\nv:'));
+    purged = exact + (await store.purgePrefix(value + '\n'));
   } else if (given[0] === 'prefix') {
     if (!value.startsWith('/')) return [400, problems.badRequest('A prefix is a path: it starts with "/"')];
     purged = await store.purgePrefix(value);

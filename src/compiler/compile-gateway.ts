@@ -193,7 +193,10 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
                 prefix: cacheSection?.prefix,
                 timeoutMs: cacheSection?.timeout_ms,
                 cluster: storeConfig.cluster,
-                log: eventLog,
+                log: {
+                  warn: (fields: Readonly<Record<string, unknown>>, event: string) =>
+                    eventLog?.warn({ event, ...fields }, 'the response cache store is failing'),
+                },
               }),
             }
           : {

@@ -262,31 +262,23 @@ routes:
       assert.equal(origin.hits(p), 3);
     });
 
-    it(
-      'key: [consumer] on a route without auth: a request with Authorization never answers another',
-      {
-        todo:
-          'bug: without an auth policy every consumer id is "", yet keyedByConsumer makes Authorization ' +
-          "requests storable: Bob and anonymous clients get Alice's response from the cache",
-      },
-      async () => {
-        const p = '/keyed/me';
-        origin.on(p, (n, req, res) =>
-          send(
-            res,
-            200,
-            { 'cache-control': 'max-age=60' },
-            `auth=${String(req.headers['authorization'])} #${n}`,
-          ),
-        );
-        const alice = await get(p, { authorization: 'Bearer alice' });
-        assert.equal(text(alice), 'auth=Bearer alice #1');
-        const bob = await get(p, { authorization: 'Bearer bob' });
-        assert.doesNotMatch(text(bob), /alice/, `Bob got ${text(bob)} (${String(xcache(bob))})`);
-        const anonymous = await get(p);
-        assert.doesNotMatch(text(anonymous), /alice/, `an anonymous client got ${text(anonymous)}`);
-      },
-    );
+    it('key: [consumer] on a route without auth: a request with Authorization never answers another', async () => {
+      const p = '/keyed/me';
+      origin.on(p, (n, req, res) =>
+        send(
+          res,
+          200,
+          { 'cache-control': 'max-age=60' },
+          `auth=${String(req.headers['authorization'])} #${n}`,
+        ),
+      );
+      const alice = await get(p, { authorization: 'Bearer alice' });
+      assert.equal(text(alice), 'auth=Bearer alice #1');
+      const bob = await get(p, { authorization: 'Bearer bob' });
+      assert.doesNotMatch(text(bob), /alice/, `Bob got ${text(bob)} (${String(xcache(bob))})`);
+      const anonymous = await get(p);
+      assert.doesNotMatch(text(anonymous), /alice/, `an anonymous client got ${text(anonymous)}`);
+    });
   });
 
   describe('cache poisoning through unkeyed request headers', () => {
@@ -298,21 +290,9 @@ routes:
     };
     const attacks: [string, string, string | false][] = [
       ['X-Forwarded-Host', 'evil.example', false],
-      [
-        'X-Original-URL',
-        '/evil',
-        'bug: X-Original-URL is neither part of the key nor removed: a reflected value is stored and served to everyone',
-      ],
-      [
-        'X-Forwarded-Scheme',
-        'evil',
-        'bug: X-Forwarded-Scheme is neither part of the key nor removed: a reflected value is stored and served to everyone',
-      ],
-      [
-        'X-Host',
-        'evil.example',
-        'bug: X-Host is neither part of the key nor removed: a reflected value is stored and served to everyone',
-      ],
+      ['X-Original-URL', '/evil', false],
+      ['X-Forwarded-Scheme', 'evil', false],
+      ['X-Host', 'evil.example', false],
     ];
     for (const [header, value, todo] of attacks) {
       it(
@@ -337,30 +317,22 @@ routes:
     }
   });
 
-  it(
-    'routes told apart by a header match never answer each other from the cache',
-    {
-      todo:
-        'bug: the key is path?query + host (+ consumer, variant), without the route: a v1 entry is a HIT ' +
-        'for the X-Api-Version: 2 route, whose own upstream is never asked',
-    },
-    async () => {
-      const p = '/versioned/item';
-      origin.on(p, (n, req, res) =>
-        send(
-          res,
-          200,
-          { 'cache-control': 'max-age=60' },
-          `v${String(req.headers['x-api-version'] ?? '1')} #${n}`,
-        ),
-      );
-      const v1 = await get(p);
-      assert.equal(text(v1), 'v1 #1');
-      const v2 = await get(p, { 'x-api-version': '2' });
-      assert.equal(text(v2), 'v2 #2', `the v2 route answered ${text(v2)} (${String(xcache(v2))})`);
-      assert.equal(text(await get(p)), 'v1 #1');
-    },
-  );
+  it('routes told apart by a header match never answer each other from the cache', async () => {
+    const p = '/versioned/item';
+    origin.on(p, (n, req, res) =>
+      send(
+        res,
+        200,
+        { 'cache-control': 'max-age=60' },
+        `v${String(req.headers['x-api-version'] ?? '1')} #${n}`,
+      ),
+    );
+    const v1 = await get(p);
+    assert.equal(text(v1), 'v1 #1');
+    const v2 = await get(p, { 'x-api-version': '2' });
+    assert.equal(text(v2), 'v2 #2', `the v2 route answered ${text(v2)} (${String(xcache(v2))})`);
+    assert.equal(text(await get(p)), 'v1 #1');
+  });
 
   it('Range requests bypass the cache, and a 206 is never stored', async () => {
     const p = '/v1/products/range';

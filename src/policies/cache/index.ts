@@ -76,7 +76,7 @@ export const cache = definePolicy({
     if (handle === undefined) return {};
     const cacheStore = handle.store;
     const recorder = ctx.gateway.cacheMetrics?.(ctx.routeName);
-    const route = new RouteCache(config, cacheStore, recorder);
+    const route = new RouteCache(ctx.routeName, config, cacheStore, recorder);
     return {
       onUpstream: (ex, next) => route.handle(ex, next),
     };
@@ -87,7 +87,12 @@ type Next = (ex: Exchange) => Promise<GatewayResponse>;
 
 class RouteCache {
   private readonly declaredVary: readonly string[];
-  private readonly keyedByConsumer: boolean;
+  /** `key: [consumer]`: entries per identified consumer. */
+  private readonly keyConsumer: boolean;
+  /** `vary: [Authorization]`: entries per credential. */
+  private readonly varyAuthorization: boolean;
+  /** Request headers that make an upstream answer differently but are not in the key: such requests bypass. */
+  private readonly unkeyedOverrides: ReadonlySet<string>;
   /** Misses in flight, by key: later requests for the key wait for the first one's response. */
   private readonly inflight = new Map<string, Promise<void>>();
   /** Background refreshes in flight (stale-while-revalidate), by key. */
@@ -95,13 +100,16 @@ class RouteCache {
   private readonly varyHeaderValue: string | undefined;
 
   constructor(
+    private readonly route: string,
     private readonly config: CacheConfig,
     private readonly store: ResponseCacheStore,
     private readonly recorder: CacheMetrics | undefined,
   ) {
     this.declaredVary = config.vary.map((h) => h.toLowerCase());
-    this.keyedByConsumer = config.key.includes('consumer') || this.declaredVary.includes('authorization');
+    this.keyConsumer = config.key.includes('consumer');
+    this.varyAuthorization = this.declaredVary.includes('authorization');
     this.varyHeaderValue = config.vary.length > 0 ? config.vary.join(', ') : undefined;
+    this.unkeyedOverrides = new Set([...OVERRIDE_HEADERS].filter((h) => !this.declaredVary.includes(h)));
   }
 
   async handle(ex: Exchange, next: Next): Promise<GatewayResponse> {
@@ -113,33 +121,43 @@ class RouteCache {
       return this.finish(ex, res, 'BYPASS');
     }
     const authenticated = ex.consumerId !== '' || ex.req.headers.authorization !== undefined;
-    const request = scanRequest(ex);
+    // An authenticated request may use the cache only when its entries are its own: keyed by the consumer the
+    // gateway identified (a credential the gateway did not check names no consumer), or by the credential.
+    const ownEntries = this.varyAuthorization || (this.keyConsumer && ex.consumerId !== '');
+    const request = scanRequest(ex, this.unkeyedOverrides);
     const requestCc =
       request.cacheControl === undefined ? NO_DIRECTIVES : parseCacheControl(request.cacheControl);
-    if ((authenticated && !this.keyedByConsumer) || request.range || requestCc.noStore)
+    if ((authenticated && !ownEntries) || request.bypass || requestCc.noStore)
       return this.finish(ex, await next(ex), 'BYPASS');
 
     const primary = this.primaryKey(ex);
-    let found = await this.lookup(primary, ex);
-    if (found === undefined && method === 'GET') {
-      const coalesceKey = primary + '\n' + varyValues(this.declaredVary, (n) => ex.headers.get(n));
+    let found: Found | undefined;
+    // Concurrent misses for one key wait for the first one's response. The key is the variant's once the
+    // upstream's Vary is known (the entry's Vary record); before that, the declared vary headers'. A waiter
+    // whose variant the leader did not store waits once more for its own variant's leader.
+    for (let round = 0; ; round++) {
+      const lookup = await this.lookup(primary, ex);
+      found = lookup.found;
+      if (found !== undefined || method !== 'GET') break;
+      const coalesceKey =
+        primary + '\n' + varyValues(lookup.vary ?? this.declaredVary, (n) => ex.headers.get(n));
       const leader = this.inflight.get(coalesceKey);
-      if (leader !== undefined) {
+      if (leader !== undefined && round < 2) {
         await leader;
-        found = await this.lookup(primary, ex);
-      } else {
-        let release!: () => void;
-        this.inflight.set(coalesceKey, new Promise<void>((resolve) => (release = resolve)));
-        const done = (): void => {
-          if (this.inflight.get(coalesceKey) !== undefined) this.inflight.delete(coalesceKey);
-          release();
-        };
-        try {
-          return await this.fetchAndStore(ex, next, primary, done);
-        } catch (err) {
-          done();
-          throw err;
-        }
+        continue;
+      }
+      if (leader !== undefined) break;
+      let release!: () => void;
+      this.inflight.set(coalesceKey, new Promise<void>((resolve) => (release = resolve)));
+      const done = (): void => {
+        this.inflight.delete(coalesceKey);
+        release();
+      };
+      try {
+        return await this.fetchAndStore(ex, next, primary, done);
+      } catch (err) {
+        done();
+        throw err;
       }
     }
     if (found === undefined) return this.fetchAndStore(ex, next, primary, undefined);
@@ -155,24 +173,31 @@ class RouteCache {
     return this.revalidate(ex, next, primary, found);
   }
 
-  /** The key without variant: normalized path and query, host, and the consumer when keyed by it. */
+  /**
+   * The key without variant: normalized path and query, host, route (two routes on one path, told apart by
+   * a header or method, never share entries), and the consumer when keyed by it.
+   */
   private primaryKey(ex: Exchange): string {
-    let key = ex.path + '?' + normalizeQuery(ex.query) + '\n' + ex.host;
-    if (this.keyedByConsumer) key += '\nc:' + ex.consumerId;
+    let key = ex.path + '?' + normalizeQuery(ex.query) + '\n' + ex.host + '\nr:' + this.route;
+    if (this.keyConsumer) key += '\nc:' + ex.consumerId;
     return key;
   }
 
-  private async lookup(primary: string, ex: Exchange): Promise<Found | undefined> {
+  /** The stored response for the request, and the Vary record's headers when the primary key holds one. */
+  private async lookup(primary: string, ex: Exchange): Promise<{ found?: Found; vary?: readonly string[] }> {
     const first = await this.store.get(primary);
-    if (first === undefined) return undefined;
+    if (first === undefined) return {};
     const meta = first.meta as unknown as StoredResponse | VaryRecord;
-    if (meta.kind === 'response') return { key: primary, meta, body: first.body ?? EMPTY, tags: first.tags };
+    if (meta.kind === 'response')
+      return { found: { key: primary, meta, body: first.body ?? EMPTY, tags: first.tags } };
     const key = variantKey(primary, meta.headers, ex);
     const variant = await this.store.get(key);
-    if (variant === undefined) return undefined;
-    const vmeta = variant.meta as unknown as StoredResponse | VaryRecord;
-    if (vmeta.kind !== 'response') return undefined;
-    return { key, meta: vmeta, body: variant.body ?? EMPTY, tags: variant.tags };
+    const vmeta = variant?.meta as unknown as StoredResponse | VaryRecord | undefined;
+    if (variant === undefined || vmeta?.kind !== 'response') return { vary: meta.headers };
+    return {
+      found: { key, meta: vmeta, body: variant.body ?? EMPTY, tags: variant.tags },
+      vary: meta.headers,
+    };
   }
 
   /** The stored response as the client gets it: Age, X-Cache, a 304 when its conditional matches. */
@@ -290,7 +315,20 @@ class RouteCache {
     const res = await next(ex);
     if (clientInm !== undefined) ex.headers.append('if-none-match', clientInm);
     if (clientIms !== undefined) ex.headers.append('if-modified-since', clientIms);
-    return this.storeResponse(ex, res, primary, requestTime, done);
+    const out = await this.storeResponse(ex, res, primary, requestTime, done);
+    if (
+      (clientInm === undefined && clientIms === undefined) ||
+      out.source !== 'upstream' ||
+      out.status !== 200 ||
+      evaluateConditional((n) => ex.headers.get(n), validatorsOf(out.headers)) !== 'not-modified'
+    )
+      return out;
+    // The client already has this representation: a 304, while the body still goes into the cache.
+    if (out.body instanceof TeeBody) void drain(out);
+    else discard(out);
+    const headers = notModifiedHeaders(out.headers) as Record<string, string | string[]>;
+    headers['x-cache'] = 'MISS';
+    return { status: 304, headers, body: null, source: 'upstream' };
   }
 
   /** Stores a response that may be stored (once its body has ended) and returns it to the client. */
@@ -420,7 +458,7 @@ class RouteCache {
       responseHeaders: headers,
       requestHeaders: (n) => ex.headers.get(n),
       authenticated: ex.consumerId !== '' || ex.req.headers.authorization !== undefined,
-      keyedByConsumer: this.keyedByConsumer,
+      keyedByConsumer: this.varyAuthorization || (this.keyConsumer && ex.consumerId !== ''),
       ttlOverrideS: this.config.ttl_s,
       requestTime,
       responseTime,
@@ -464,29 +502,45 @@ class RouteCache {
 const EMPTY = Buffer.alloc(0);
 const NO_DIRECTIVES = parseCacheControl(undefined);
 
+/**
+ * Request headers that change what some upstreams answer (the URL, host, scheme or method they act on) —
+ * the usual cache-poisoning vectors. They are not in the key, so a request carrying one bypasses the cache
+ * unless the route lists it in `vary`.
+ */
+const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
+  'x-original-url',
+  'x-rewrite-url',
+  'x-host',
+  'x-forwarded-server',
+  'x-forwarded-scheme',
+  'x-forwarded-prefix',
+  'x-original-host',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
+
 /** The request header fields the cache looks at, found in one pass over the header list. */
-function scanRequest(ex: Exchange): {
-  cacheControl: string | undefined;
-  range: boolean;
-  conditional: boolean;
-} {
+function scanRequest(
+  ex: Exchange,
+  overrides: ReadonlySet<string>,
+): { cacheControl: string | undefined; bypass: boolean; conditional: boolean } {
   const raw = ex.headers.raw;
   let cacheControl: string | undefined;
-  let range = false;
+  let bypass = false;
   let conditional = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    // Cheap length filter before lowercasing: cache-control (13), range (5), if-none-match (13),
-    // if-modified-since (17).
-    const n = name.length;
-    if (n !== 5 && n !== 13 && n !== 17) continue;
+    // Every name looked for starts with c, r, i or x: the common headers skip the lowercasing.
+    const c = name.charCodeAt(0) | 0x20;
+    if (c !== 0x63 && c !== 0x72 && c !== 0x69 && c !== 0x78) continue;
     const lower = name.toLowerCase();
     if (lower === 'cache-control')
       cacheControl = cacheControl === undefined ? raw[i + 1] : cacheControl + ', ' + raw[i + 1];
-    else if (lower === 'range') range = true;
+    else if (lower === 'range' || overrides.has(lower)) bypass = true;
     else if (lower === 'if-none-match' || lower === 'if-modified-since') conditional = true;
   }
-  return { cacheControl, range, conditional };
+  return { cacheControl, bypass, conditional };
 }
 
 function variantKey(primary: string, spec: readonly string[], ex: Exchange): string {
