@@ -14,7 +14,10 @@ const ctx = {
   ...testContext(),
   gateway: { tracingHeader: 'X-Trace-Id', responseCache: () => ({ store, kind: 'memory' as const }) },
 };
-const policy = cache.create(Value.Default(CacheSchema, { ttl_s: 3600 }) as Parameters<typeof cache.create>[0], ctx);
+const policy = cache.create(
+  Value.Default(CacheSchema, { ttl_s: 3600 }) as Parameters<typeof cache.create>[0],
+  ctx,
+);
 const body = Buffer.from(JSON.stringify({ service: 'bench', status: 'ok', items: [1, 2, 3, 4, 5] }));
 const upstream = (): Promise<GatewayResponse> =>
   Promise.resolve({
