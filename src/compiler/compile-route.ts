@@ -12,6 +12,7 @@ import {
   PHASES,
   type Policy,
   PolicyConfigError,
+  PolicyConfigErrors,
 } from '../pipeline/policy.js';
 import type { CompiledPipeline, PipelineStep } from '../pipeline/run-pipeline.js';
 import { createForwarder } from '../proxy/forward.js';
@@ -113,9 +114,11 @@ export function createPolicies(
       out.push({ name: def.name, phase: PHASES.indexOf(def.phase), policy });
     } catch (err) {
       ok = false;
-      const path = err instanceof PolicyConfigError ? err.path : [];
-      const where = route[def.name] !== undefined ? at(def.name, path) : ['defaults', def.name, ...path];
-      deps.issues.error(where, err instanceof Error ? err.message : String(err));
+      for (const e of err instanceof PolicyConfigErrors ? err.errors : [err]) {
+        const path = e instanceof PolicyConfigError ? e.path : [];
+        const where = route[def.name] !== undefined ? at(def.name, path) : ['defaults', def.name, ...path];
+        deps.issues.error(where, e instanceof Error ? e.message : String(e));
+      }
     }
   }
   out.sort((a, b) => a.phase - b.phase);

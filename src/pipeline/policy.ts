@@ -167,3 +167,34 @@ export class PolicyConfigError extends Error {
     this.name = 'PolicyConfigError';
   }
 }
+
+/** Several config mistakes of one policy, reported together (each with its own path and line). */
+export class PolicyConfigErrors extends Error {
+  constructor(readonly errors: readonly PolicyConfigError[]) {
+    super(errors.map((e) => e.message).join('; '));
+    this.name = 'PolicyConfigErrors';
+  }
+}
+
+/**
+ * Collects the mistakes of a policy's independent parts, so one load reports them all: `part` runs a
+ * compile step and keeps its PolicyConfigError (the part is then undefined); `check` throws them together.
+ */
+export class ConfigErrorCollector {
+  private readonly errors: PolicyConfigError[] = [];
+
+  part<T>(compile: () => T): T | undefined {
+    try {
+      return compile();
+    } catch (err) {
+      if (!(err instanceof PolicyConfigError)) throw err;
+      this.errors.push(err);
+      return undefined;
+    }
+  }
+
+  check(): void {
+    if (this.errors.length === 1) throw this.errors[0]!;
+    if (this.errors.length > 1) throw new PolicyConfigErrors(this.errors);
+  }
+}

@@ -6,7 +6,13 @@
 import { isUtf8 } from 'node:buffer';
 import { createStateKey, type Exchange } from '../../pipeline/exchange.js';
 import { ResponseBodyTooLargeError, type GatewayResponse } from '../../pipeline/gateway-response.js';
-import { definePolicy, PolicyConfigError, type CompileContext, type Policy } from '../../pipeline/policy.js';
+import {
+  ConfigErrorCollector,
+  definePolicy,
+  PolicyConfigError,
+  type CompileContext,
+  type Policy,
+} from '../../pipeline/policy.js';
 import { Problem } from '../../http/problem.js';
 import { problems } from '../../http/problems.js';
 import { applyBodyOps, compileBodyOps, type BodyOps } from './body-ops.js';
@@ -94,8 +100,11 @@ export const transform = definePolicy({
   create(config: TransformConfig, ctx: CompileContext): Policy {
     const maxBytes = config.max_body_bytes;
     const reject = config.on_invalid_body === 'reject';
-    const request = config.request === undefined ? undefined : compileRequest(config.request);
-    const response = config.response === undefined ? undefined : compileResponse(config.response);
+    // Every independent part compiles, so one load reports all of the route's transform mistakes.
+    const issues = new ConfigErrorCollector();
+    const request = config.request === undefined ? undefined : compileRequest(config.request, issues);
+    const response = config.response === undefined ? undefined : compileResponse(config.response, issues);
+    issues.check();
     const warnRequest = warner(ctx, 'request');
     const warnResponse = warner(ctx, 'response');
     const policy: Policy = {};
@@ -149,64 +158,76 @@ export const transform = definePolicy({
   },
 });
 
-function compileRequest(c: RequestTransformConfig): {
+function compileRequest(
+  c: RequestTransformConfig,
+  issues: ConfigErrorCollector,
+): {
   headers: HeaderOps | undefined;
   query: QueryOps | undefined;
   path: PathRewrite | undefined;
   body: BodyPlan | undefined;
 } {
   return {
-    headers: compileHeaderOps(c, 'request', ['request']),
-    query: compileQueryOps(c.query, ['request', 'query']),
-    path: compilePathRewrite(c.path, ['request', 'path']),
-    body: compileBodyPlan(c, ['request'], false),
+    headers: issues.part(() => compileHeaderOps(c, 'request', ['request'])),
+    query: issues.part(() => compileQueryOps(c.query, ['request', 'query'])),
+    path: issues.part(() => compilePathRewrite(c.path, ['request', 'path'])),
+    body: compileBodyPlan(c, ['request'], false, issues),
   };
 }
 
-function compileResponse(c: ResponseTransformConfig): ResponsePlan {
+function compileResponse(c: ResponseTransformConfig, issues: ConfigErrorCollector): ResponsePlan {
   const statuses = new Uint8Array(600);
   for (const s of c.statuses ?? ['2xx']) {
     if (typeof s === 'number') statuses[s] = 1;
     else for (let code = Number(s[0]) * 100; code < Number(s[0]) * 100 + 100; code++) statuses[code] = 1;
   }
   if (c.wrap_json !== undefined && isRefusedKey(c.wrap_json))
-    throw new PolicyConfigError(`"${c.wrap_json}" cannot be a key`, ['response', 'wrap_json']);
+    issues.part(() => {
+      throw new PolicyConfigError(`"${c.wrap_json}" cannot be a key`, ['response', 'wrap_json']);
+    });
   let pagination: CompiledPagination | undefined;
   let totalField: JsonPath | undefined;
-  if (c.add_pagination !== undefined) {
-    try {
-      pagination = compilePagination(c.add_pagination);
-    } catch (err) {
-      if (err instanceof PaginationConfigError)
-        throw new PolicyConfigError(err.message, ['response', 'add_pagination', err.key]);
-      throw err;
-    }
-    if (isRefusedKey(pagination.field))
-      throw new PolicyConfigError(`"${pagination.field}" cannot be a key`, [
-        'response',
-        'add_pagination',
-        'field',
-      ]);
-    if (c.add_pagination.total_field !== undefined) {
-      try {
-        totalField = compileJsonPath(c.add_pagination.total_field);
-      } catch (err) {
-        throw new PolicyConfigError(
-          `field path ${JSON.stringify(c.add_pagination.total_field)}: ${(err as Error).message}`,
-          ['response', 'add_pagination', 'total_field'],
-        );
-      }
-    }
-  }
+  if (c.add_pagination !== undefined)
+    issues.part(() => {
+      ({ pagination, totalField } = compilePaginationPart(c.add_pagination!));
+    });
   return {
-    body: compileBodyPlan(c, ['response'], c.wrap_json !== undefined || pagination !== undefined),
+    body: compileBodyPlan(c, ['response'], c.wrap_json !== undefined || pagination !== undefined, issues),
     wrap: c.wrap_json,
     pagination,
     totalField,
     statuses,
     statusMap: new Map(Object.entries(c.status_map ?? {}).map(([from, to]) => [Number(from), to])),
-    headers: compileHeaderOps(c, 'response', ['response']),
+    headers: issues.part(() => compileHeaderOps(c, 'response', ['response'])),
   };
+}
+
+function compilePaginationPart(config: NonNullable<ResponseTransformConfig['add_pagination']>): {
+  pagination: CompiledPagination;
+  totalField: JsonPath | undefined;
+} {
+  const at = ['response', 'add_pagination'];
+  let pagination: CompiledPagination;
+  try {
+    pagination = compilePagination(config);
+  } catch (err) {
+    if (err instanceof PaginationConfigError) throw new PolicyConfigError(err.message, [...at, err.key]);
+    throw err;
+  }
+  if (isRefusedKey(pagination.field))
+    throw new PolicyConfigError(`"${pagination.field}" cannot be a key`, [...at, 'field']);
+  let totalField: JsonPath | undefined;
+  if (config.total_field !== undefined) {
+    try {
+      totalField = compileJsonPath(config.total_field);
+    } catch (err) {
+      throw new PolicyConfigError(
+        `field path ${JSON.stringify(config.total_field)}: ${(err as Error).message}`,
+        [...at, 'total_field'],
+      );
+    }
+  }
+  return { pagination, totalField };
 }
 
 /** The side's body plan; undefined when nothing touches the body (and `always` is not set). */
@@ -214,10 +235,11 @@ function compileBodyPlan(
   c: RequestTransformConfig | ResponseTransformConfig,
   at: readonly (string | number)[],
   always: boolean,
+  issues: ConfigErrorCollector,
 ): BodyPlan | undefined {
-  const ops = compileBodyOps(c, at);
-  const fromXml = codec(c.xml_to_json, [...at, 'xml_to_json']);
-  const toXml = codec(c.json_to_xml, [...at, 'json_to_xml']);
+  const ops = issues.part(() => compileBodyOps(c, at));
+  const fromXml = issues.part(() => codec(c.xml_to_json, [...at, 'xml_to_json']));
+  const toXml = issues.part(() => codec(c.json_to_xml, [...at, 'json_to_xml']));
   if (ops === undefined && fromXml === undefined && toXml === undefined && !always) return undefined;
   const contentType =
     toXml !== undefined && fromXml === undefined

@@ -1,8 +1,9 @@
 // Load-time checks and per-request behaviour of the header and body field operations.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PolicyConfigError } from '../../pipeline/policy.js';
-import { testExchange } from '../../pipeline/testing.js';
+import { PolicyConfigError, PolicyConfigErrors } from '../../pipeline/policy.js';
+import { testContext, testExchange } from '../../pipeline/testing.js';
+import { transform } from './index.js';
 import { applyBodyOps, compileBodyOps } from './body-ops.js';
 import { applyRequestHeaderOps, applyResponseHeaderOps, compileHeaderOps } from './header-ops.js';
 
@@ -152,5 +153,34 @@ describe('body operations', () => {
       /replacement needs redact/,
       'response.mask.0',
     );
+  });
+});
+
+describe('transform config errors', () => {
+  it('reports every broken part of one transform at once, each with its own path', () => {
+    const config = {
+      max_body_bytes: 1024,
+      on_invalid_body: 'pass' as const,
+      request: { path: { pattern: '^/(a)', replace: '/$2' }, headers: { set: { Host: 'x' } } },
+      response: { mask: ['a..b'], wrap_json: '__proto__' },
+    };
+    assert.throws(
+      () => transform.create(config, testContext()),
+      (err: unknown) => {
+        assert.ok(err instanceof PolicyConfigErrors, String(err));
+        assert.deepEqual(err.errors.map((e) => e.path.join('.')).sort(), [
+          'request.headers.set.Host',
+          'request.path.replace',
+          'response.mask.0',
+          'response.wrap_json',
+        ]);
+        return true;
+      },
+    );
+  });
+
+  it('a single mistake is a plain PolicyConfigError', () => {
+    const config = { max_body_bytes: 1024, on_invalid_body: 'pass' as const, response: { mask: ['a..b'] } };
+    assert.throws(() => transform.create(config, testContext()), PolicyConfigError);
   });
 });
