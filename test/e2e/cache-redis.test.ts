@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { send } from '../helpers/counting-origin.js';
 import {
   redisCommand,
   redisServerSkip,
@@ -15,34 +16,22 @@ import {
   type TestRedisServer,
 } from '../helpers/redis-server.js';
 import { assertProblemBody, httpRequest, type PlainResponse } from '../fixtures/http-tools.js';
-import { sleep, spawnCli, tempDir, waitForServe, type ServeChild } from '../fixtures/ops-child.js';
+import {
+  childrenKilledOnExit,
+  sleep,
+  spawnCli,
+  tempDir,
+  waitForServe,
+  type ServeChild,
+} from '../fixtures/ops-child.js';
 
 const skip = redisServerSkip();
 
-/** Every gateway child this file started: SIGKILLed by PID when the test process exits, whatever happens. */
-const children = new Set<ServeChild>();
-process.once('exit', () => {
-  for (const c of children) {
-    if (c.hasExited) continue;
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
+/** Every gateway child this file started: SIGKILLed by PID when the test process exits. */
+const children = childrenKilledOnExit();
 
 const text = (r: PlainResponse) => r.body.toString('utf8');
 const xcache = (r: PlainResponse) => r.headers['x-cache'];
-
-function send(res: http.ServerResponse, status: number, headers: http.OutgoingHttpHeaders, body = ''): void {
-  res.writeHead(status, {
-    'content-type': 'text/plain',
-    'content-length': Buffer.byteLength(body),
-    ...headers,
-  });
-  res.end(body);
-}
 
 describe('edge cache on Redis: two gateway processes', { skip }, () => {
   let redis: TestRedisServer | undefined;

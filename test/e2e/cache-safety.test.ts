@@ -10,54 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { Origin, send, type PathHandler } from '../helpers/counting-origin.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { httpRequest, type PlainResponse } from '../fixtures/http-tools.js';
 
 const KEY_A = 'pk_alpha_0123456789abcdef';
 const KEY_B = 'pk_bravo_fedcba9876543210';
 const sha = (k: string) => 'sha256:' + createHash('sha256').update(k).digest('hex');
-
-type PathHandler = (n: number, req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
-
-/** A programmable upstream: one handler per path (query ignored), hits counted per path. */
-class Origin {
-  private readonly handlers = new Map<string, PathHandler>();
-  private readonly counts = new Map<string, number>();
-  up!: TestUpstream;
-
-  async start(): Promise<void> {
-    this.up = await startUpstream(async (req, res) => {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      const n = (this.counts.get(path) ?? 0) + 1;
-      this.counts.set(path, n);
-      const handler = this.handlers.get(path);
-      if (handler === undefined) return send(res, 404, {}, 'no handler');
-      await handler(n, req, res);
-    });
-  }
-
-  on(path: string, handler: PathHandler): void {
-    this.handlers.set(path, handler);
-  }
-
-  hits(path: string): number {
-    return this.counts.get(path) ?? 0;
-  }
-
-  received(path: string) {
-    return this.up.received.filter((r) => r.url.split('?')[0] === path);
-  }
-}
-
-function send(res: http.ServerResponse, status: number, headers: http.OutgoingHttpHeaders, body = ''): void {
-  res.writeHead(status, {
-    'content-type': 'text/plain',
-    'content-length': Buffer.byteLength(body),
-    ...headers,
-  });
-  res.end(body);
-}
 
 const text = (r: PlainResponse) => r.body.toString('utf8');
 const xcache = (r: PlainResponse) => r.headers['x-cache'];

@@ -9,60 +9,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
+import { Origin, send, type PathHandler } from '../helpers/counting-origin.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { assertProblemBody, httpRequest, type PlainResponse } from '../fixtures/http-tools.js';
 import { sample } from '../fixtures/metric-sample.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** What the upstream answers on one path; `n` is this path's hit number, from 1. */
-type PathHandler = (n: number, req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
-
-/** A programmable upstream: one handler per path (query ignored), hits counted per path. */
-class Origin {
-  private readonly handlers = new Map<string, PathHandler>();
-  private readonly counts = new Map<string, number>();
-  up!: TestUpstream;
-
-  async start(): Promise<void> {
-    this.up = await startUpstream(async (req, res) => {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      const n = (this.counts.get(path) ?? 0) + 1;
-      this.counts.set(path, n);
-      const handler = this.handlers.get(path);
-      if (handler === undefined) {
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('no handler');
-        return;
-      }
-      await handler(n, req, res);
-    });
-  }
-
-  on(path: string, handler: PathHandler): void {
-    this.handlers.set(path, handler);
-  }
-
-  /** Requests that reached the upstream on `path` (query ignored). */
-  hits(path: string): number {
-    return this.counts.get(path) ?? 0;
-  }
-
-  /** The requests that reached the upstream on `path`, in order. */
-  received(path: string) {
-    return this.up.received.filter((r) => r.url.split('?')[0] === path);
-  }
-}
-
-function send(res: http.ServerResponse, status: number, headers: http.OutgoingHttpHeaders, body = ''): void {
-  res.writeHead(status, {
-    'content-type': 'text/plain',
-    'content-length': Buffer.byteLength(body),
-    ...headers,
-  });
-  res.end(body);
-}
 
 /**
  * Like send, without a Date: the apparent age (receipt minus Date, RFC 9111 §4.2.3) of a Date in whole

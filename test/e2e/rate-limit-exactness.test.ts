@@ -20,22 +20,19 @@ import {
   startRedisServer,
   type TestRedisServer,
 } from '../helpers/redis-server.js';
-import { sleep, spawnCli, tempDir, waitForServe, type ServeChild } from '../fixtures/ops-child.js';
+import {
+  childrenKilledOnExit,
+  sleep,
+  spawnCli,
+  tempDir,
+  waitForServe,
+  type ServeChild,
+} from '../fixtures/ops-child.js';
 
 const skip = redisServerSkip();
 
-/** Every gateway child this file started: SIGKILLed by PID when the test process exits, whatever happens. */
-const children = new Set<ServeChild>();
-process.once('exit', () => {
-  for (const c of children) {
-    if (c.hasExited) continue;
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
+/** Every gateway child this file started: SIGKILLed by PID when the test process exits. */
+const children = childrenKilledOnExit();
 
 /** Starts `portico serve` processes on `yaml` (in parallel); kills those that started if one fails. */
 async function serveMany(yaml: string, count: number): Promise<{ gateways: ServeChild[]; remove(): void }> {
