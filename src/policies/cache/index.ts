@@ -281,22 +281,27 @@ class RouteCache {
     this.setValidators(ex, found);
     const requestTime = Date.now();
     const finish = (): void => void this.refreshing.delete(found.key);
-    next(ex).then(
-      async (res) => {
-        try {
-          if (res.source === 'upstream' && res.status === 304) {
-            discard(res);
-            await this.refreshEntry(ex, found, res.headers, requestTime);
-          } else if (res.source === 'upstream' && res.status < 500) {
-            const stored = await this.storeResponse(ex, res, primary, requestTime, undefined);
-            await drain(stored);
-          } else discard(res);
-        } finally {
-          finish();
-        }
-      },
-      () => finish(),
-    );
+    next(ex)
+      .then(
+        async (res) => {
+          try {
+            if (res.source === 'upstream' && res.status === 304) {
+              discard(res);
+              await this.refreshEntry(ex, found, res.headers, requestTime);
+            } else if (res.source === 'upstream' && res.status < 500) {
+              const stored = await this.storeResponse(ex, res, primary, requestTime, undefined, false);
+              // Read to its end so the copy is stored; a body that will not be stored is dropped unread.
+              if (stored.body instanceof TeeBody) await drain(stored);
+              else discard(stored);
+            } else discard(res);
+          } finally {
+            finish();
+          }
+        },
+        () => finish(),
+      )
+      // A refresh that fails leaves the entry as it was; nothing may escape as an unhandled rejection.
+      .catch(() => undefined);
   }
 
   /** Goes upstream for a miss and stores what may be stored; `done` is told when storing is over. */
@@ -324,7 +329,7 @@ class RouteCache {
     )
       return out;
     // The client already has this representation: a 304, while the body still goes into the cache.
-    if (out.body instanceof TeeBody) void drain(out);
+    if (out.body instanceof TeeBody) drain(out).catch(() => undefined);
     else discard(out);
     const headers = notModifiedHeaders(out.headers) as Record<string, string | string[]>;
     headers['x-cache'] = 'MISS';
@@ -338,6 +343,8 @@ class RouteCache {
     primary: string,
     requestTime: number,
     done: (() => void) | undefined,
+    /** False for a background refresh: nobody sees the response, and it is not a request's outcome. */
+    forClient = true,
   ): Promise<GatewayResponse> {
     const responseTime = Date.now();
     const decision =
@@ -353,7 +360,7 @@ class RouteCache {
       length > this.config.max_entry_bytes
     ) {
       done?.();
-      return this.finish(ex, res, 'MISS');
+      return forClient ? this.finish(ex, res, 'MISS') : res;
     }
     const meta: StoredResponse = {
       kind: 'response',
@@ -393,25 +400,29 @@ class RouteCache {
     const body = res.body;
     let out: GatewayResponse;
     if (body === null) {
-      void save(EMPTY);
+      save(EMPTY).catch(() => undefined);
       out = res;
     } else if (typeof body === 'string' || body instanceof Uint8Array) {
       const bytes =
         typeof body === 'string'
           ? Buffer.from(body)
           : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-      void save(bytes.length <= this.config.max_entry_bytes ? bytes : null);
+      save(bytes.length <= this.config.max_entry_bytes ? bytes : null).catch(() => undefined);
       out = res;
     } else if ('pipeTo' in body) {
       out = {
         ...res,
-        body: new TeeBody(body as StreamingBody, this.config.max_entry_bytes, (b) => void save(b)),
+        body: new TeeBody(
+          body as StreamingBody,
+          this.config.max_entry_bytes,
+          (b) => void save(b).catch(() => undefined),
+        ),
       };
     } else {
       done?.();
       out = res;
     }
-    return this.finish(ex, out, 'MISS');
+    return forClient ? this.finish(ex, out, 'MISS') : out;
   }
 
   /** Applies a 304's header fields to the stored response and stores it again. */
