@@ -247,32 +247,28 @@ routes:
       const parts = reflected.map((h) => `${h}=${String(req.headers[h])}`);
       send(res, 200, { 'cache-control': 'public, max-age=60' }, `${parts.join(' ')} #${n}`);
     };
-    const attacks: [string, string, string | false][] = [
-      ['X-Forwarded-Host', 'evil.example', false],
-      ['X-Original-URL', '/evil', false],
-      ['X-Forwarded-Scheme', 'evil', false],
-      ['X-Host', 'evil.example', false],
+    const attacks: [string, string][] = [
+      ['X-Forwarded-Host', 'evil.example'],
+      ['X-Original-URL', '/evil'],
+      ['X-Forwarded-Scheme', 'evil'],
+      ['X-Host', 'evil.example'],
     ];
-    for (const [header, value, todo] of attacks) {
-      it(
-        `${header}: ${value} does not change what a later normal request gets`,
-        todo ? { todo } : {},
-        async () => {
-          const p = `/v1/products/poison/${header.toLowerCase()}`;
-          origin.on(p, naive);
-          const attack = await get(p, { [header]: value });
-          assert.equal(attack.status, 200);
-          const normal = await get(p);
-          assert.equal(normal.status, 200);
-          assert.doesNotMatch(
-            text(normal),
-            /evil/,
-            `the normal client got: ${text(normal)} (${String(xcache(normal))})`,
-          );
-          const again = await get(p);
-          assert.doesNotMatch(text(again), /evil/);
-        },
-      );
+    for (const [header, value] of attacks) {
+      it(`${header}: ${value} does not change what a later normal request gets`, async () => {
+        const p = `/v1/products/poison/${header.toLowerCase()}`;
+        origin.on(p, naive);
+        const attack = await get(p, { [header]: value });
+        assert.equal(attack.status, 200);
+        const normal = await get(p);
+        assert.equal(normal.status, 200);
+        assert.doesNotMatch(
+          text(normal),
+          /evil/,
+          `the normal client got: ${text(normal)} (${String(xcache(normal))})`,
+        );
+        const again = await get(p);
+        assert.doesNotMatch(text(again), /evil/);
+      });
     }
   });
 
