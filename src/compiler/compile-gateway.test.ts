@@ -92,6 +92,8 @@ describe('buildSnapshot: the seed forms load unchanged', () => {
           priority: 0,
           strip_prefix: false,
           preserve_host: false,
+          path_escapes: 'reject',
+          method_override: false,
         },
         {
           name: 'users',
@@ -101,6 +103,8 @@ describe('buildSnapshot: the seed forms load unchanged', () => {
           priority: 0,
           strip_prefix: false,
           preserve_host: false,
+          path_escapes: 'reject',
+          method_override: false,
         },
       ]);
     }));

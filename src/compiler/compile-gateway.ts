@@ -306,6 +306,8 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     match: { kind: 'prefix', path: '/', methods: undefined, hosts: undefined, headers: [], query: [] },
     priority: 0,
     upstreamLabel: '',
+    pathEscapes: 'reject',
+    methodOverride: false,
     policyNames: systemPolicies.map((p) => p.name),
     policies: systemPolicies.map((p) => p.policy),
     pipeline: buildPipeline(systemPolicies, answerUnrouted, {
@@ -330,6 +332,7 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
       maxBodyBytes: gw.limits.max_body_bytes,
       trusted: createTrustedProxies(gw.trusted_proxies),
       forwardedHeader: gw.forwarded_header,
+      realIpHeader: gw.real_ip_header,
       protocol: 'http',
     },
     resources: scope,
@@ -444,6 +447,8 @@ function compileEndpoints(
         match: { kind: 'exact', path: e.path, methods: e.methods, hosts: undefined, headers: [], query: [] },
         priority: 0,
         upstreamLabel: '(answered by the gateway)',
+        pathEscapes: 'reject',
+        methodOverride: false,
         policyNames: policies.map((p) => p.name),
         policies: policies.map((p) => p.policy),
         pipeline: buildPipeline(policies, endpointFallthrough, {

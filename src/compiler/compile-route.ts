@@ -82,6 +82,8 @@ export function compileRoute(
       ? route.upstream
       : `${route.upstream} (${group.endpoints.length} target${group.endpoints.length === 1 ? '' : 's'})`,
     policyNames: policies.map((p) => p.name),
+    pathEscapes: route.path_escapes,
+    methodOverride: route.method_override,
     pipeline: buildPipeline(policies, terminal, {
       complete: deps.metrics ? [deps.metrics.routeRecorder(route.name), ...deps.complete] : deps.complete,
       onError: deps.onError,

@@ -6,6 +6,7 @@ import type { IngressSettings } from '../http/read-request.js';
 import type { CompiledPipeline } from '../pipeline/run-pipeline.js';
 import type { Policy } from '../pipeline/policy.js';
 import type { Router } from '../router/router.js';
+import type { PathEscapes } from '../router/normalize-path.js';
 import type { CarryOverScope } from './carry-over.js';
 import type { UpstreamGroup } from '../proxy/upstream-group.js';
 
@@ -20,6 +21,10 @@ export interface CompiledRoute {
   readonly policyNames: readonly string[];
   readonly pipeline: CompiledPipeline;
   readonly policies: readonly Policy[];
+  /** What an encoded "/" or "\" in the path does on this route (route key `path_escapes`). */
+  readonly pathEscapes: PathEscapes;
+  /** Client method-override headers go upstream (route key `method_override`). */
+  readonly methodOverride: boolean;
 }
 
 export interface GatewaySnapshot {

@@ -263,6 +263,11 @@ export const GatewaySectionSchema = Type.Object(
       default: false,
       description: 'Also send the RFC 7239 Forwarded header upstream (X-Forwarded-* are always sent).',
     }),
+    real_ip_header: Type.Boolean({
+      default: false,
+      description:
+        'Send X-Real-IP upstream with the client address (after trusted_proxies). A client-sent X-Real-IP is never passed on.',
+    }),
     limits: Type.Object(
       {
         max_header_bytes: Bytes('Largest request header block; larger gets 431.', 16_384),
@@ -391,6 +396,16 @@ const routeCoreProperties = {
   }),
   strip_prefix: Type.Boolean({ default: false, description: 'Remove the matched prefix before forwarding.' }),
   preserve_host: Type.Boolean({ default: false, description: "Send the client's Host upstream." }),
+  path_escapes: Type.Union([Type.Literal('reject'), Type.Literal('keep'), Type.Literal('decode')], {
+    default: 'reject',
+    description:
+      'An encoded "/" or "\\" (%2F, %5C) or a raw "\\" in the path: reject (400), keep (forwarded as %2F / %5C, matched as data), or decode (read as "/", dot segments resolved again; the decoded path must land on a route that decodes too). See docs/security.md.',
+  }),
+  method_override: Type.Boolean({
+    default: false,
+    description:
+      'Send client X-HTTP-Method-Override / X-HTTP-Method / X-Method-Override headers upstream (removed by default).',
+  }),
   timeout_ms: Type.Optional(Millis('Whole upstream exchange, response body included (504).')),
   timeouts: Type.Optional(TimeoutsSchema),
   auth_required: Type.Optional(

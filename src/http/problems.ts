@@ -50,6 +50,18 @@ export const problems = {
   badRequest(detail: string): Problem {
     return new Problem({ code: 'bad-request', status: 400, title: 'Bad request', detail });
   },
+  notImplemented(detail: string): Problem {
+    return new Problem({ code: 'not-implemented', status: 501, title: 'Not implemented', detail });
+  },
+  httpVersionNotSupported(version?: string): Problem {
+    const asked = version === undefined ? 'This HTTP version' : `HTTP/${version}`;
+    return new Problem({
+      code: 'http-version-not-supported',
+      status: 505,
+      title: 'HTTP version not supported',
+      detail: `${asked} is not spoken on this connection; use HTTP/1.1`,
+    });
+  },
   requestTimeout(detail: string): Problem {
     return new Problem({ code: 'request-timeout', status: 408, title: 'Request timeout', detail });
   },

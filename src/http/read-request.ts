@@ -7,7 +7,7 @@ import { Exchange } from '../pipeline/exchange.js';
 import { HeaderList } from '../pipeline/header-list.js';
 import type { Problem } from './problem.js';
 import { problems } from './problems.js';
-import { normalizePath } from '../router/normalize-path.js';
+import { isPathRefusal, normalizePath } from '../router/normalize-path.js';
 import { connectionTokens, HOP_BY_HOP } from '../proxy/hop-by-hop.js';
 import { resolveClientIp, type TrustedProxies, unmapIPv4 } from '../proxy/client-address.js';
 
@@ -17,7 +17,32 @@ export interface IngressSettings {
   readonly trusted: TrustedProxies;
   readonly forwardedHeader: boolean;
   readonly protocol: 'http' | 'https';
+  /** Send X-Real-IP (the client address) upstream. */
+  readonly realIpHeader: boolean;
 }
+
+/**
+ * Names the intake manages (lowercase): a client header that folds onto one of them (`X_Real_IP`) is
+ * dropped. X-Forwarded-* and hop-by-hop names are matched separately.
+ */
+const INTAKE_OWNED: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'forwarded',
+  'expect',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-override-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
 
 export interface IngressResult {
   readonly ex: Exchange;
@@ -72,13 +97,27 @@ export function readRequest(
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q + 1);
-  let path = normalizePath(rawPath);
-  if (path === null) {
-    problem ??= problems.badRequest(
-      'invalid path: bad percent-encoding, an encoded NUL, or not starting with "/"',
-    );
+  let path: string;
+  const canonical = normalizePath(rawPath);
+  if (isPathRefusal(canonical)) {
+    problem ??= problems.badRequest(`invalid path: ${canonical.refused}`);
     path = '/';
+  } else path = canonical;
+  if (query.includes('#')) problem ??= problems.badRequest('invalid request target: a fragment ("#")');
+
+  // Framing the parser accepted but the gateway will not guess at (RFC 9112 6.1, 2.3).
+  const major = req.httpVersionMajor;
+  const minor = req.httpVersionMinor;
+  if (major !== 1 || minor > 1) {
+    if (major === 0) problem = problems.badRequest('the request line has no HTTP version');
+    else problem = problems.httpVersionNotSupported(`${major}.${minor}`);
+    close = true;
   }
+
+  // Who sent it, before the headers: forwarding and client-address headers are believed from trusted
+  // proxies only.
+  const peer = unmapIPv4(req.socket.remoteAddress ?? '');
+  const trusted = settings.trusted.isTrusted(peer);
 
   // Headers: one pass over the raw list.
   const raw = req.rawHeaders;
@@ -86,16 +125,25 @@ export function readRequest(
   let hostCount = 0;
   let hostValue = '';
   let contentLength = -1;
-  let chunked = false;
+  let transferEncoding: string | undefined;
   let connection: string | undefined;
   let xff: string | undefined;
   let xfProto: string | undefined;
   let xfHost: string | undefined;
+  let xfPort: string | undefined;
+  let xfPrefix: string | undefined;
   let forwarded: string | undefined;
+  let overrides: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
+    if (lower.includes('_')) {
+      // X_Forwarded_For is X-Forwarded-For to CGI/WSGI/Rack backends: a name that folds onto one the
+      // gateway manages is a spoofing attempt, never forwarded.
+      const folded = lower.replaceAll('_', '-');
+      if (INTAKE_OWNED.has(folded) || folded.startsWith('x-forwarded-') || HOP_BY_HOP.has(folded)) continue;
+    }
     switch (lower) {
       case 'host':
         hostCount++;
@@ -106,7 +154,7 @@ export function readRequest(
         out.push(name, value);
         continue;
       case 'transfer-encoding':
-        chunked = true;
+        transferEncoding = transferEncoding === undefined ? value : transferEncoding + ',' + value;
         continue;
       case 'connection':
         connection = connection === undefined ? value : connection + ',' + value;
@@ -122,8 +170,37 @@ export function readRequest(
       case 'x-forwarded-host':
         xfHost ??= value;
         continue;
+      case 'x-forwarded-port':
+        xfPort ??= value;
+        continue;
+      case 'x-forwarded-prefix':
+        xfPrefix ??= value;
+        continue;
+      case 'x-forwarded-server':
+        if (trusted) out.push(name, value);
+        continue;
       case 'forwarded':
         forwarded = forwarded === undefined ? value : forwarded + ', ' + value;
+        continue;
+      case 'x-real-ip':
+      case 'x-client-ip':
+      case 'true-client-ip':
+      case 'cf-connecting-ip':
+      case 'fastly-client-ip':
+      case 'x-cluster-client-ip':
+        // Client-address headers: a CDN in trusted_proxies may set them; anyone else could claim any address.
+        if (trusted && !(lower === 'x-real-ip' && settings.realIpHeader)) out.push(name, value);
+        continue;
+      case 'x-original-url':
+      case 'x-rewrite-url':
+      case 'x-override-url':
+        // URL overrides make some frameworks (Symfony, IIS rewrite) serve another path than the one routed.
+        continue;
+      case 'x-http-method-override':
+      case 'x-http-method':
+      case 'x-method-override':
+        // Kept aside: a route with `method_override: true` sends them on (see applyRouteIntake).
+        (overrides ??= []).push(name, value);
         continue;
     }
     if (HOP_BY_HOP.has(lower)) continue;
@@ -134,16 +211,39 @@ export function readRequest(
     // Only client-sent headers are removed here; the gateway's own headers are set afterwards.
     for (const token of connectionTokens(connection)) headers.delete(token);
   }
+  if (transferEncoding !== undefined) {
+    if (major === 1 && minor === 0) {
+      // RFC 9112 6.1: an HTTP/1.0 recipient cannot know where a chunked body ends for a 1.0 sender's peers.
+      problem ??= problems.badRequest('Transfer-Encoding in an HTTP/1.0 request');
+      close = true;
+    } else if (transferEncoding.trim().toLowerCase() !== 'chunked') {
+      problem ??= problems.notImplemented(
+        `Transfer-Encoding "${transferEncoding.slice(0, 64)}": only "chunked" is supported`,
+      );
+      close = true;
+    }
+  }
   if (hostCount > 1) {
     problem ??= problems.badRequest('more than one Host header');
     close = true;
-  } else if (hostCount === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
+  } else if (hostCount === 0 && major === 1 && minor >= 1) {
     // RFC 9112 3.2: an HTTP/1.1 request without Host is refused (Node's own check would answer without a body).
     problem ??= problems.badRequest('missing Host header');
     close = true;
   } else if (!VALID_HOST.test(hostValue)) {
     problem ??= problems.badRequest('invalid Host header');
     close = true;
+  }
+  if (targetAuthority !== undefined) {
+    // RFC 9112 3.2.2 lets the target's authority win over Host; a gateway that routes on one while a
+    // backend reads the other is confused, so the two must agree (and the authority be a plain host[:port]).
+    if (targetAuthority === '' || !VALID_HOST.test(targetAuthority)) {
+      problem ??= problems.badRequest('invalid authority in the request target');
+      close = true;
+    } else if (hostCount === 1 && targetAuthority.toLowerCase() !== hostValue.toLowerCase()) {
+      problem ??= problems.badRequest('the request target names another host than the Host header');
+      close = true;
+    }
   }
   if (contentLength > settings.maxBodyBytes) {
     problem ??= problems.payloadTooLarge(settings.maxBodyBytes);
@@ -154,22 +254,27 @@ export function readRequest(
   const host = hostOnly(authority);
 
   // Forwarding headers: kept from trusted peers and extended, replaced for everyone else.
-  const peer = unmapIPv4(req.socket.remoteAddress ?? '');
-  const trusted = settings.trusted.isTrusted(peer);
   const proto = settings.protocol;
   headers.append('X-Forwarded-For', trusted && xff !== undefined ? xff + ', ' + peer : peer);
   headers.append('X-Forwarded-Proto', trusted && xfProto !== undefined ? xfProto : proto);
   if (authority !== '')
     headers.append('X-Forwarded-Host', trusted && xfHost !== undefined ? xfHost : authority);
+  headers.append(
+    'X-Forwarded-Port',
+    trusted && xfPort !== undefined ? xfPort : portOf(authority, req.socket.localPort, proto),
+  );
+  if (trusted && xfPrefix !== undefined) headers.append('X-Forwarded-Prefix', xfPrefix);
   if (settings.forwardedHeader) {
     const element = `for=${forwardedNode(peer)};host=${quoteIfNeeded(authority)};proto=${proto}`;
     headers.append('Forwarded', trusted && forwarded !== undefined ? forwarded + ', ' + element : element);
   } else if (trusted && forwarded !== undefined) {
     headers.append('Forwarded', forwarded);
   }
+  const clientIp = resolveClientIp(peer, xff, settings.trusted);
+  if (settings.realIpHeader) headers.append('X-Real-IP', clientIp);
 
   let requestBody: Readable | null = null;
-  if (chunked) {
+  if (transferEncoding !== undefined) {
     // Past the limit the connection closes after the 413: the rest of the body is never read.
     const limit = new BodyLimit(settings.maxBodyBytes, () => (res.shouldKeepAlive = false));
     requestBody = pipeline(req, limit, ignoreError);
@@ -184,11 +289,12 @@ export function readRequest(
     query,
     host,
     protocol: proto,
-    clientIp: resolveClientIp(peer, xff, settings.trusted),
+    clientIp,
     headers,
     authority,
     requestBody,
   });
+  if (overrides !== undefined) ex.methodOverrides = overrides;
   return { ex, problem, close };
 }
 
@@ -200,6 +306,15 @@ function hostOnly(authority: string): string {
   }
   const colon = authority.indexOf(':');
   return (colon === -1 ? authority : authority.slice(0, colon)).toLowerCase();
+}
+
+/** The port of an authority, or the listener's when the authority names none (X-Forwarded-Port). */
+function portOf(authority: string, localPort: number | undefined, proto: 'http' | 'https'): string {
+  const close = authority.lastIndexOf(']');
+  const colon = authority.lastIndexOf(':');
+  if (colon > close && colon < authority.length - 1) return authority.slice(colon + 1);
+  if (localPort !== undefined) return String(localPort);
+  return proto === 'https' ? '443' : '80';
 }
 
 /** RFC 7239 6: IPv6 node names are bracketed and quoted. */

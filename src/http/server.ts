@@ -9,6 +9,9 @@ import { runPipeline } from '../pipeline/run-pipeline.js';
 import { newTraceId } from '../observability/trace-ids.js';
 import type { SnapshotHolder } from '../runtime/snapshot-holder.js';
 import { PROBLEM_CONTENT_TYPE, type Problem, problemBody } from './problem.js';
+import { RequestLineGuard } from './request-line-guard.js';
+import { hasEscapedSeparator, isPathRefusal } from '../router/normalize-path.js';
+import { routeEscapedSeparators } from '../router/escaped-separators.js';
 import { problems } from './problems.js';
 import { readRequest } from './read-request.js';
 
@@ -47,7 +50,18 @@ export function createGatewayServer(
     const startedAt = performance.now();
     const live = holder.acquire();
     const snap = live.snapshot;
-    const { ex, problem, close } = readRequest(req, res, snap.ingress, startedAt);
+    const intake = readRequest(req, res, snap.ingress, startedAt);
+    const ex = intake.ex;
+    let { problem, close } = intake;
+    const verdict = (socket as GuardedSocket)[GUARD]?.take(req.url ?? '') ?? 'ok';
+    if (verdict !== 'ok') {
+      problem = problems.badRequest(
+        verdict === 'malformed'
+          ? 'malformed request line: expected "METHOD SP target SP HTTP/1.1" with single spaces'
+          : 'the request could not be verified against the bytes received',
+      );
+      close = true;
+    }
     ex.lifecycle = lifecycle;
     ex.onClose = () => holder.release(live);
     if (problem !== undefined) {
@@ -60,9 +74,22 @@ export function createGatewayServer(
       runPipeline(ex, snap.system.pipeline);
       return;
     }
-    const m = snap.router.match(ex);
+    let m = snap.router.match(ex);
+    if (m.kind === 'found' && hasEscapedSeparator(ex.path)) {
+      const judged = routeEscapedSeparators(ex, m, snap.router);
+      if (isPathRefusal(judged)) {
+        ex.set(PRE_ROUTING_PROBLEM, problems.badRequest(`invalid path: ${judged.refused}`));
+        runPipeline(ex, snap.system.pipeline);
+        return;
+      }
+      m = judged;
+    }
     if (m.kind === 'found') {
       const route = m.value;
+      if (route.methodOverride && ex.methodOverrides !== undefined) {
+        const o = ex.methodOverrides;
+        for (let i = 0; i < o.length; i += 2) ex.headers.append(o[i]!, o[i + 1]!);
+      }
       ex.routeName = route.name;
       ex.params = m.params;
       ex.prefixLength = m.prefixLength;
@@ -88,6 +115,12 @@ export function createGatewayServer(
     },
     handle,
   );
+  // Each connection's bytes pass the request-line guard before the parser (see request-line-guard.ts).
+  server.on('connection', (socket: GuardedSocket) => {
+    const guard = new RequestLineGuard(limits.maxHeaderBytes);
+    socket[GUARD] = guard;
+    socket.prependListener('data', guard.onData);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     answerClientError(err, socket, limits, logger);
   });
@@ -105,6 +138,9 @@ export function createGatewayServer(
     },
   };
 }
+
+const GUARD = Symbol('portico.requestLineGuard');
+type GuardedSocket = Socket & { [GUARD]?: RequestLineGuard };
 
 /** Methods the data plane serves (the Allow header of a CONNECT refusal). */
 const CONNECT_ALLOW = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'];
@@ -162,6 +198,10 @@ function answerClientError(
     problem = problems.badRequest(
       'Ambiguous or invalid message framing (Content-Length / Transfer-Encoding)',
     );
+  else if (code === 'HPE_INVALID_VERSION' && (err as { reason?: string }).reason === 'Invalid HTTP version')
+    // A well-formed version the parser does not speak (HTTP/1.2, HTTP/3.0); other version errors are
+    // malformed lines (extra tokens, a bare LF) and get 400.
+    problem = problems.httpVersionNotSupported();
   else if (code === 'HPE_INVALID_TRANSFER_ENCODING')
     problem = problems.badRequest('Invalid Transfer-Encoding');
   else problem = problems.badRequest('The request could not be parsed');

@@ -61,6 +61,11 @@ export class Exchange {
    * mapping (strip_prefix); the upstream's base path is still prepended. Undefined: the request path.
    */
   upstreamPath: string | undefined = undefined;
+  /**
+   * Client-sent method-override headers (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) as a flat
+   * name/value list, held back by the intake; only a route with `method_override: true` sends them on.
+   */
+  methodOverrides: readonly string[] | undefined = undefined;
   /** Length of the path prefix the route matched (for strip_prefix). */
   prefixLength = 0;
   /** Path parameters captured by the route (`/users/:id`). */

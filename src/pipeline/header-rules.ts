@@ -23,3 +23,13 @@ export const PROTECTED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
   'upgrade',
   'trailer',
 ]);
+
+/**
+ * A header name as many backends read it: lower-case, with `_` read as `-` (CGI/WSGI/Rack turn both into
+ * `HTTP_X_FOO`; nginx with `underscores_in_headers` passes `X_Foo`). Two names that fold alike are the same
+ * header to such a backend, so a protected name is matched on its folded form.
+ */
+export function foldHeaderName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+}

@@ -20,3 +20,32 @@ export interface Identity {
 }
 
 export const IDENTITY = createStateKey<Identity>('auth.identity');
+
+/** A part of an Identity that becomes an upstream header. */
+export type IdentityField = 'id' | 'tier' | 'roles' | 'scopes';
+
+/**
+ * What a header value cannot safely hold: control characters (0x00–0x1F, tab included, and 0x7F), which
+ * would split or end the header, and characters beyond Latin-1, which no HTTP/1.1 field value can carry
+ * (the upstream client refuses them). Visible ASCII, space and 0x80–0xFF pass.
+ */
+const UNSAFE_HEADER_TEXT = /[^\x20-\x7e\x80-\xff]/;
+
+/** Whether `value` is a string that can go into a header value as is. One regex test, no allocation. */
+export function isHeaderSafe(value: unknown): value is string {
+  return typeof value === 'string' && !UNSAFE_HEADER_TEXT.test(value);
+}
+
+/**
+ * The first part of `identity` that cannot become an identity header — a non-string, an empty id, or text
+ * with control or non-Latin-1 characters — or undefined when every part can. The auth policy refuses such an
+ * identity as an invalid credential (401) before anything reaches the upstream.
+ */
+export function identityFault(identity: Identity): IdentityField | undefined {
+  if (!isHeaderSafe(identity.id) || identity.id === '') return 'id';
+  if (identity.tier !== undefined && !isHeaderSafe(identity.tier)) return 'tier';
+  const { roles, scopes } = identity;
+  for (let i = 0; i < roles.length; i++) if (!isHeaderSafe(roles[i])) return 'roles';
+  for (let i = 0; i < scopes.length; i++) if (!isHeaderSafe(scopes[i])) return 'scopes';
+  return undefined;
+}

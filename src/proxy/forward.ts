@@ -77,6 +77,13 @@ function tryEndpoint(
   group: UpstreamGroup,
 ): Promise<GatewayResponse> {
   let path = ex.upstreamPath ?? (s.stripPrefix ? ex.path.slice(ex.prefixLength) : ex.path);
+  if (s.stripPrefix && ex.upstreamTarget === '' && ex.prefixLength > 0) {
+    // The part the upstream does not see (Spring, ASP.NET and others build links with it), after whatever
+    // prefix a trusted proxy in front already removed.
+    const prefix = ex.path.slice(0, ex.prefixLength);
+    const outer = ex.headers.get('x-forwarded-prefix');
+    ex.headers.set('X-Forwarded-Prefix', outer === undefined ? prefix : outer.replace(/\/$/, '') + prefix);
+  }
   const basePath = s.basePath ?? e.basePath;
   if (basePath !== '') path = basePath + path;
   else if (path === '') path = '/';

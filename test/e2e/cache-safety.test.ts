@@ -40,6 +40,8 @@ routes:
   - name: public
     path_prefix: /v1/products
     upstream: ${origin.up.url}
+    # An encoded "/" is data here, so a%2Fb and a/b must be two entries (refused by default).
+    path_escapes: keep
     cache: {}
   - name: authed
     path_prefix: /authed

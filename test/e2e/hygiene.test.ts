@@ -171,9 +171,19 @@ routes:
     it('absolute-form without a path is routed as "/" (no route there: 404, never evil.example)', async () => {
       const r = await rawRequest(
         gw.port,
-        'GET http://evil.example:8080 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        'GET http://evil.example:8080 HTTP/1.1\r\nHost: evil.example:8080\r\nConnection: close\r\n\r\n',
       );
       assertRawProblem(r.text, 404, internal);
+    });
+
+    it('absolute-form naming another host than Host: 400 and closed', async () => {
+      const r = await rawRequest(
+        gw.port,
+        'GET http://evil.example/orders/1 HTTP/1.1\r\nHost: x\r\n\r\n',
+      );
+      assert.ok(r.closedByServer);
+      assertRawProblem(r.text, 400, internal);
+      assert.deepEqual(reached('/orders/1'), []);
     });
 
     it('CONNECT: 405 problem+json and closed', async () => {

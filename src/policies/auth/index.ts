@@ -12,7 +12,7 @@ import {
   type PolicyEndpoint,
 } from '../../pipeline/policy.js';
 import { createStateKey, type Exchange } from '../../pipeline/exchange.js';
-import { IDENTITY, type Identity } from '../../pipeline/identity.js';
+import { IDENTITY, identityFault, type Identity, type IdentityField } from '../../pipeline/identity.js';
 import { problems } from '../../http/problems.js';
 import { Problem } from '../../http/problem.js';
 import {
@@ -30,7 +30,7 @@ import {
   loadConsumersFile,
   type ConsumerDirectory,
 } from './consumers.js';
-import { createJwtVerifier, identityFromClaims, JwtError, type JwtVerifier } from './jwt/index.js';
+import { claimOf, createJwtVerifier, identityFromClaims, JwtError, type JwtVerifier } from './jwt/index.js';
 import { createPasswordVerifier, type PasswordVerifier } from './passwords.js';
 import { createForwardAuth, ForwardAuthUnavailable, type ForwardAuth } from './forward-auth.js';
 import { createTokenIssuer, TokenRejected, type PartnerToken, type TokenIssuer } from './token-issuer.js';
@@ -52,6 +52,11 @@ interface Method {
   authenticate(ex: Exchange, credential: string): Awaitable<Identity>;
   /** The WWW-Authenticate challenge naming this method. */
   readonly challenge: string;
+  /**
+   * Why an identity this method produced is refused when one of its values cannot become a header (a
+   * JwtError naming the claim, a Problem); without it, "Invalid credentials" with the method's challenge.
+   */
+  refuse?(identity: Identity, field: IdentityField): unknown;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
@@ -121,7 +126,12 @@ export const auth = definePolicy({
         if (keyQuery !== undefined && ex.query !== '') ex.query = removeQueryParam(ex.query, keyQuery);
       }
     };
-    const accept = (ex: Exchange, identity: Identity): void => {
+    const accept = (ex: Exchange, identity: Identity, method: Method): void => {
+      // Every identity, whichever method produced it, must be one the upstream can be told as is: a value
+      // that is not a string, or holds a control character (CR, LF, NUL, tab, DEL…) or one beyond
+      // Latin-1, refuses the credential (401) — never a header injection, never a 5xx from the upstream call.
+      const fault = identityFault(identity);
+      if (fault !== undefined) fail(method.refuse?.(identity, fault), method);
       strip(ex);
       // Headers forward-auth hands over go on after the client's credentials are gone (one may be an
       // Authorization the service exchanged a session cookie for); repeated names keep every value.
@@ -188,10 +198,10 @@ export const auth = definePolicy({
         }
         if (result instanceof Promise)
           return result.then(
-            (identity) => accept(ex, identity),
+            (identity) => accept(ex, identity, method),
             (err: unknown) => fail(err, method),
           );
-        accept(ex, result);
+        accept(ex, result, method);
       },
     };
   },
@@ -251,6 +261,8 @@ function buildMethod(
         if (verified instanceof Promise) return verified.then((v) => toIdentity(v.claims));
         return toIdentity(verified.claims);
       },
+      refuse: (identity, field) =>
+        new JwtError('invalid', `invalid claim ${claimOf(jwtConfig, identity, field)}`),
     };
   }
   if (ref === 'api_key') {
@@ -344,6 +356,7 @@ function buildMethod(
           throw err instanceof TokenRejected ? invalid(err.description) : err;
         }
       },
+      refuse: () => invalid('token identity is not accepted'),
     };
   }
   // forward_auth:<name>

@@ -5,6 +5,17 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 const NAME = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+/**
+ * A consumer's role or scope: it travels upstream in an identity header, so it may not hold what a header
+ * value cannot (control characters, tab included, or characters beyond Latin-1) — refused at load, not
+ * per request (the auth policy would refuse the consumer's every request otherwise).
+ */
+const HeaderText = (what: string) =>
+  Type.String({
+    minLength: 1,
+    pattern: '^[\\x20-\\x7e\\x80-\\xff]+$',
+    'x-expected': `${what} without control characters (printable Latin-1 text)`,
+  });
 
 /** Signature algorithms a key set may allow. `none` is not one of them, so it can never be accepted. */
 export const JWT_ALGORITHMS = [
@@ -251,8 +262,8 @@ export const ConsumerSchema = Type.Object(
   {
     id: Type.String({ pattern: NAME, 'x-expected': 'an id of letters, digits, _ . -' }),
     tier: Type.Optional(Type.String({ pattern: NAME })),
-    roles: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
-    scopes: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    roles: Type.Array(HeaderText('a role'), { default: [] }),
+    scopes: Type.Array(HeaderText('a scope'), { default: [] }),
     metadata: Type.Record(Type.String({ minLength: 1 }), Type.String(), { default: {} }),
     api_keys: Type.Array(
       Type.String({
@@ -268,7 +279,7 @@ export const ConsumerSchema = Type.Object(
         description: 'For the token endpoint (client_credentials): the client id is the consumer id.',
       }),
     ),
-    token_scopes: Type.Array(Type.String({ minLength: 1 }), {
+    token_scopes: Type.Array(HeaderText('a scope'), {
       default: [],
       description: 'Scopes the token endpoint may grant this consumer.',
     }),

@@ -1,9 +1,12 @@
 // Identity headers belong to the gateway: on every route, whether or not it authenticates, whatever a client
 // sent as X-Authenticated-*, X-Consumer-* (or the configured names) is removed before anything else runs, so
-// an upstream that trusts these headers can only ever see the ones the auth policy set.
+// an upstream that trusts these headers can only ever see the ones the auth policy set. Names are compared
+// folded (foldHeaderName: case, and `_` read as `-`), because many backends read `X_Authenticated_User` as
+// `X-Authenticated-User` (CGI/WSGI/Rack, nginx with underscores_in_headers).
 import { Type } from '@sinclair/typebox';
 import { definePolicy } from '../../pipeline/policy.js';
 import type { Exchange } from '../../pipeline/exchange.js';
+import { foldHeaderName } from '../../pipeline/header-rules.js';
 
 export const schema = Type.Object({}, { additionalProperties: false });
 
@@ -18,38 +21,64 @@ interface IdentityHeadersSection {
   };
 }
 
+const OWNED_PREFIXES = ['x-authenticated-', 'x-consumer-'] as const;
+
+/**
+ * Whether a client header name is the gateway's, given the folded configured names: its folded form is
+ * X-Authenticated-*, X-Consumer-* or one of `names`.
+ */
+export function ownedIdentityHeader(name: string, names: ReadonlySet<string>): boolean {
+  const folded = foldHeaderName(name);
+  return folded.startsWith(OWNED_PREFIXES[0]) || folded.startsWith(OWNED_PREFIXES[1]) || names.has(folded);
+}
+
+/**
+ * The first characters (char codes below 128) a header name needs to fold into one of `names` or the owned
+ * prefixes: a name starting with anything else cannot be the gateway's, so most requests (no header starts
+ * with x, X or a configured name's first letter) are let through after one char-code look per header.
+ */
+export function identityFirstChars(names: Iterable<string>): Uint8Array {
+  const table = new Uint8Array(128);
+  const add = (c: string) => {
+    const code = c.charCodeAt(0);
+    if (code < 128) table[code] = 1;
+  };
+  for (const folded of ['x', ...names]) {
+    const first = folded.charAt(0);
+    add(first);
+    add(first.toUpperCase());
+    // `_` folds to `-`: a configured name starting with either may be sent starting with the other.
+    if (first === '-') add('_');
+  }
+  return table;
+}
+
 export const identity = definePolicy({
   name: 'identity_headers',
   phase: 'receive',
   summary:
-    'Removes client-sent identity headers (X-Authenticated-*, X-Consumer-*, configured names) on every route.',
+    'Removes client-sent identity headers (X-Authenticated-*, X-Consumer-*, configured names; case and _/- folded) on every route.',
   schema,
   implicitConfig: () => ({}),
   create(_config, ctx) {
     const section = (ctx.section('auth') ?? {}) as IdentityHeadersSection;
     const h = section.identity_headers;
-    const names = new Set<string>(
-      h ? [h.user, h.roles, h.scopes, h.tier, h.consumer, ...h.strip].map((n) => n.toLowerCase()) : [],
+    const names: ReadonlySet<string> = new Set(
+      h ? [h.user, h.roles, h.scopes, h.tier, h.consumer, ...h.strip].map(foldHeaderName) : [],
     );
-    const owned = (name: string): boolean =>
-      name.startsWith('x-authenticated-') || name.startsWith('x-consumer-') || names.has(name);
-    // Usually every owned name starts with "x": then only such headers need a closer look.
-    const onlyX = [...names].every((n) => n.charCodeAt(0) === 0x78);
+    const firstChars = identityFirstChars(names);
+    const owned = (lowerName: string): boolean => ownedIdentityHeader(lowerName, names);
     return {
       onRequest(ex: Exchange): void {
         const raw = ex.headers.raw;
-        if (onlyX) {
-          let any = false;
-          for (let i = 0; i < raw.length; i += 2) {
-            const c = raw[i]!.charCodeAt(0);
-            if (c === 0x78 || c === 0x58) {
-              any = true;
-              break;
-            }
+        let any = false;
+        for (let i = 0; i < raw.length; i += 2) {
+          if (firstChars[raw[i]!.charCodeAt(0)] === 1) {
+            any = true;
+            break;
           }
-          if (!any) return;
         }
-        ex.headers.deleteWhere(owned);
+        if (any) ex.headers.deleteWhere(owned);
       },
     };
   },

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { identityFromClaims, JwtError } from './index.js';
-import { readClaim } from './identity-from-claims.js';
+import { claimOf, readClaim } from './identity-from-claims.js';
 import { jwtConfig } from './testing.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
@@ -82,6 +82,54 @@ describe('identityFromClaims', () => {
       (e) => e instanceof JwtError && e.description === 'missing claim sub',
     );
     assert.throws(() => identityFromClaims('d', base, { sub: '' }), { description: 'invalid claim sub' });
+  });
+
+  it('refuses an object or list where a string is expected, naming the claim', () => {
+    const refused: readonly (readonly [Record<string, unknown>, Record<string, unknown>, string])[] = [
+      [{}, { sub: { a: 1 } }, 'invalid claim sub'],
+      [{}, { sub: ['alice'] }, 'invalid claim sub'],
+      [{}, { sub: 123 }, 'invalid claim sub'],
+      [{}, { sub: 'a', roles: { admin: true } }, 'invalid claim roles'],
+      [{}, { sub: 'a', roles: ['ok', { a: 1 }] }, 'invalid claim roles'],
+      [{}, { sub: 'a', roles: ['ok', ['nested']] }, 'invalid claim roles'],
+      [{}, { sub: 'a', scope: { read: true } }, 'invalid claim scope'],
+      [{}, { sub: 'a', scp: [{}] }, 'invalid claim scp'],
+      [{ tier_claim: 'plan' }, { sub: 'a', plan: { name: 'gold' } }, 'invalid claim plan'],
+      [{ tier_claim: 'plan' }, { sub: 'a', plan: ['gold'] }, 'invalid claim plan'],
+      [
+        { roles_claim: 'realm_access.roles' },
+        { sub: 'a', realm_access: { roles: {} } },
+        'invalid claim realm_access.roles',
+      ],
+    ];
+    for (const [config, claims, description] of refused)
+      assert.throws(
+        () => identityFromClaims('d', { ...base, ...config }, claims),
+        (e) => e instanceof JwtError && e.kind === 'invalid' && e.description === description,
+        JSON.stringify(claims),
+      );
+  });
+
+  it('keeps control characters inside the values (only spaces and commas separate), for the auth policy to refuse', () => {
+    const identity = identityFromClaims('d', base, {
+      sub: 'alice\u0000',
+      roles: 'a\r\nX-Evil: 1',
+      scope: 'read\twrite',
+    });
+    assert.equal(identity.id, 'alice\u0000');
+    assert.deepEqual(identity.roles, ['a\r\nX-Evil:', '1']);
+    assert.deepEqual(identity.scopes, ['read\twrite']);
+  });
+
+  it('names the claim a field came from', () => {
+    const config = { ...base, tier_claim: 'plan', roles_claim: 'realm_access.roles' };
+    const fromScope = identityFromClaims('d', config, { sub: 'a', scope: 'x' });
+    const fromScp = identityFromClaims('d', config, { sub: 'a', scp: ['x'] });
+    assert.equal(claimOf(config, fromScope, 'scopes'), 'scope');
+    assert.equal(claimOf(config, fromScp, 'scopes'), 'scp');
+    assert.equal(claimOf(config, fromScp, 'id'), 'sub');
+    assert.equal(claimOf(config, fromScp, 'roles'), 'realm_access.roles');
+    assert.equal(claimOf(config, fromScp, 'tier'), 'plan');
   });
 
   it('returns the same identity for the same frozen claims and config', () => {

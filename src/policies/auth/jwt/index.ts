@@ -7,4 +7,4 @@ export {
   type JwtVerifierDeps,
   type VerifiedToken,
 } from './create-jwt-verifier.js';
-export { identityFromClaims } from './identity-from-claims.js';
+export { claimOf, identityFromClaims } from './identity-from-claims.js';
