@@ -8,6 +8,7 @@ import { HeaderList } from '../pipeline/header-list.js';
 import type { Problem } from './problem.js';
 import { problems } from './problems.js';
 import { isPathRefusal, normalizePath } from '../router/normalize-path.js';
+import { guardOf } from './request-line-guard.js';
 import { connectionTokens, HOP_BY_HOP } from '../proxy/hop-by-hop.js';
 import { resolveClientIp, type TrustedProxies, unmapIPv4 } from '../proxy/client-address.js';
 
@@ -276,7 +277,11 @@ export function readRequest(
   let requestBody: Readable | null = null;
   if (transferEncoding !== undefined) {
     // Past the limit the connection closes after the 413: the rest of the body is never read.
-    const limit = new BodyLimit(settings.maxBodyBytes, () => (res.shouldKeepAlive = false));
+    const limit = new BodyLimit(settings.maxBodyBytes, () => {
+      res.shouldKeepAlive = false;
+      // Requests pipelined behind this body were framed by bytes never judged: none of them is processed.
+      guardOf(req.socket)?.refuseRest();
+    });
     requestBody = pipeline(req, limit, ignoreError);
   } else if (contentLength > 0) requestBody = req;
 

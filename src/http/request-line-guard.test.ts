@@ -136,3 +136,26 @@ describe('RequestLineGuard', () => {
     assert.equal(guard.take('/a'), 'unverified');
   });
 });
+
+describe('RequestLineGuard and the body limit', () => {
+  it('stops after a chunked body that passes the limit: the request behind it is not verified', () => {
+    const guard = new RequestLineGuard(16_384, () => 100);
+    feed(guard, chunked('/big', ['x'.repeat(60), 'y'.repeat(60)]).bytes + get('/behind').bytes);
+    assert.equal(guard.take('/big'), 'ok');
+    assert.equal(guard.take('/behind'), 'unverified');
+  });
+
+  it('stops after a Content-Length over the limit', () => {
+    const guard = new RequestLineGuard(16_384, () => 10);
+    feed(guard, post('/big', 'x'.repeat(11)).bytes + get('/behind').bytes);
+    assert.equal(guard.take('/big'), 'ok');
+    assert.equal(guard.take('/behind'), 'unverified');
+  });
+
+  it('bodies within the limit keep the connection followed', () => {
+    const guard = new RequestLineGuard(16_384, () => 120);
+    feed(guard, chunked('/ok', ['x'.repeat(60), 'y'.repeat(60)]).bytes + get('/behind').bytes);
+    assert.equal(guard.take('/ok'), 'ok');
+    assert.equal(guard.take('/behind'), 'ok');
+  });
+});

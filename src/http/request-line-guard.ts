@@ -5,7 +5,10 @@
 // and chunked bodies), and records one verdict per head, in order. The server takes one verdict per request
 // the parser hands over and refuses a request whose line was malformed — or whose verdict it cannot match,
 // which also covers the guard losing track of framing it does not follow (it then refuses everything that
-// follows on the connection). The parser stays the judge of everything else (header syntax, framing errors).
+// follows on the connection). The guard also carries the connection's "refuse the rest" mark, set when a
+// request was refused with its framing in doubt. The parser stays the judge of everything else (header
+// syntax, framing errors).
+import type { Socket } from 'node:net';
 
 /** Verdict for a well-formed line: the length of its request target (checked against the parser's). */
 type Verdict = number;
@@ -34,20 +37,59 @@ const CRLF = Buffer.from('\r\n');
 
 export type GuardVerdict = 'ok' | 'malformed' | 'unverified';
 
+const GUARD = Symbol('portico.requestLineGuard');
+type GuardedSocket = Socket & { [GUARD]?: RequestLineGuard };
+
+/** Puts a guard in front of the parser on a new connection (the server's `connection` listener). */
+export function guardConnection(socket: Socket, maxHeadBytes: number, maxBodyBytes: () => number): void {
+  const guard = new RequestLineGuard(maxHeadBytes, maxBodyBytes);
+  (socket as GuardedSocket)[GUARD] = guard;
+  socket.prependListener('data', guard.onData);
+}
+
+/** The connection's guard (undefined for sockets the server did not accept itself). */
+export function guardOf(socket: Socket): RequestLineGuard | undefined {
+  return (socket as GuardedSocket)[GUARD];
+}
+
 export class RequestLineGuard {
+  /**
+   * Set once a request on the connection was refused where framing is in doubt: every request the parser
+   * still produces from bytes already read (pipelined behind it) is dropped, never answered or forwarded.
+   */
+  refusingRest = false;
+
   private state: State = State.Head;
   /** Bytes of a head (or chunk-size/trailer line) that did not end in the chunk that carried them. */
   private pending: Buffer | null = null;
   /** Body or chunk bytes still to skip. */
   private remaining = 0;
+  /** Chunked body bytes announced so far in the current message, and the limit they may reach. */
+  private chunkedSeen = 0;
+  private bodyLimit = Infinity;
   private readonly verdicts: Verdict[] = [];
 
-  constructor(private readonly maxHeadBytes: number) {}
+  /**
+   * `maxBodyBytes` is read at every head (it follows reloads): a body past it is refused by the intake, and
+   * the guard stops there, so a request pipelined behind an over-long chunked body is never processed —
+   * the parser reads that body and the next head before the intake has counted a single byte of it.
+   */
+  constructor(
+    private readonly maxHeadBytes: number,
+    private readonly maxBodyBytes: () => number = unlimited,
+  ) {}
 
   /** The socket's `data` listener (prepended, so it sees each chunk before the parser does). */
   readonly onData = (chunk: Buffer): void => {
     this.feed(chunk);
   };
+
+  /** From now on nothing more on this connection is processed (the refusal's answer closes it). */
+  refuseRest(): void {
+    this.refusingRest = true;
+    this.state = State.Lost;
+    this.pending = null;
+  }
 
   /** The verdict for the next request the parser produced, given its target. */
   take(target: string): GuardVerdict {
@@ -88,6 +130,8 @@ export class RequestLineGuard {
           if (end === -1) return this.keep(data, at);
           const size = chunkSize(data, at, end);
           if (size < 0) return this.lose();
+          this.chunkedSeen += size;
+          if (this.chunkedSeen > this.bodyLimit) return this.lose();
           at = end + 2;
           if (size === 0) this.state = State.Trailers;
           else {
@@ -152,8 +196,15 @@ export class RequestLineGuard {
       if (framing === CHUNKED) chunked = true;
       else length = framing;
     }
-    if (chunked) this.state = State.ChunkSize;
-    else if (length > 0) {
+    this.bodyLimit = this.maxBodyBytes();
+    if (length > this.bodyLimit) {
+      this.lose();
+      return data.length;
+    }
+    if (chunked) {
+      this.chunkedSeen = 0;
+      this.state = State.ChunkSize;
+    } else if (length > 0) {
       this.remaining = length;
       this.state = State.Body;
     }
@@ -175,6 +226,10 @@ export class RequestLineGuard {
 }
 
 const CHUNKED = -3;
+
+function unlimited(): number {
+  return Infinity;
+}
 
 /** Content-Length of the head's headers, CHUNKED, or LOST for framing the guard does not follow. */
 function bodyFraming(text: string, from: number): number {

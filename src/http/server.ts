@@ -9,9 +9,9 @@ import { runPipeline } from '../pipeline/run-pipeline.js';
 import { newTraceId } from '../observability/trace-ids.js';
 import type { SnapshotHolder } from '../runtime/snapshot-holder.js';
 import { PROBLEM_CONTENT_TYPE, type Problem, problemBody } from './problem.js';
-import { RequestLineGuard } from './request-line-guard.js';
-import { hasEscapedSeparator, isPathRefusal } from '../router/normalize-path.js';
-import { routeEscapedSeparators } from '../router/escaped-separators.js';
+import { guardConnection, guardOf } from './request-line-guard.js';
+import { isPathRefusal } from '../router/normalize-path.js';
+import { routePath } from '../router/route-path.js';
 import { problems } from './problems.js';
 import { readRequest } from './read-request.js';
 
@@ -33,14 +33,13 @@ export function createGatewayServer(
   limits: ServerLimits,
   logger: Logger,
 ): GatewayServer {
-  /** Connections that sent something ambiguous: nothing more is read from them. */
-  const poisoned = new WeakSet<Socket>();
   /** Read by every exchange when it writes its response: once draining, responses close their connection. */
   const lifecycle = { draining: false };
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
-    if (poisoned.has(socket)) {
+    const guard = guardOf(socket);
+    if (guard?.refusingRest === true) {
       // Pipelined behind a refused request: never answered or forwarded. The refusal's response closes the
       // connection once written; destroying the socket here would lose that response when both requests
       // arrived in one read.
@@ -53,7 +52,7 @@ export function createGatewayServer(
     const intake = readRequest(req, res, snap.ingress, startedAt);
     const ex = intake.ex;
     let { problem, close } = intake;
-    const verdict = (socket as GuardedSocket)[GUARD]?.take(req.url ?? '') ?? 'ok';
+    const verdict = guard?.take(req.url ?? '') ?? 'ok';
     if (verdict !== 'ok') {
       problem = problems.badRequest(
         verdict === 'malformed'
@@ -66,7 +65,7 @@ export function createGatewayServer(
     ex.onClose = () => holder.release(live);
     if (problem !== undefined) {
       if (close) {
-        poisoned.add(socket);
+        guard?.refuseRest();
         res.shouldKeepAlive = false;
         res.once('finish', () => socket.destroySoon());
       }
@@ -74,15 +73,11 @@ export function createGatewayServer(
       runPipeline(ex, snap.system.pipeline);
       return;
     }
-    let m = snap.router.match(ex);
-    if (m.kind === 'found' && hasEscapedSeparator(ex.path)) {
-      const judged = routeEscapedSeparators(ex, m, snap.router);
-      if (isPathRefusal(judged)) {
-        ex.set(PRE_ROUTING_PROBLEM, problems.badRequest(`invalid path: ${judged.refused}`));
-        runPipeline(ex, snap.system.pipeline);
-        return;
-      }
-      m = judged;
+    const m = routePath(ex, snap.router);
+    if (isPathRefusal(m)) {
+      ex.set(PRE_ROUTING_PROBLEM, problems.badRequest(`invalid path: ${m.refused}`));
+      runPipeline(ex, snap.system.pipeline);
+      return;
     }
     if (m.kind === 'found') {
       const route = m.value;
@@ -116,11 +111,8 @@ export function createGatewayServer(
     handle,
   );
   // Each connection's bytes pass the request-line guard before the parser (see request-line-guard.ts).
-  server.on('connection', (socket: GuardedSocket) => {
-    const guard = new RequestLineGuard(limits.maxHeaderBytes);
-    socket[GUARD] = guard;
-    socket.prependListener('data', guard.onData);
-  });
+  const maxBodyBytes = () => holder.current.ingress.maxBodyBytes;
+  server.on('connection', (socket: Socket) => guardConnection(socket, limits.maxHeaderBytes, maxBodyBytes));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     answerClientError(err, socket, limits, logger);
   });
@@ -138,9 +130,6 @@ export function createGatewayServer(
     },
   };
 }
-
-const GUARD = Symbol('portico.requestLineGuard');
-type GuardedSocket = Socket & { [GUARD]?: RequestLineGuard };
 
 /** Methods the data plane serves (the Allow header of a CONNECT refusal). */
 const CONNECT_ALLOW = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'];

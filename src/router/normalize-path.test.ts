@@ -1,12 +1,7 @@
 // The normalized path is both what routes match and what goes upstream, so a wrong answer here is a routing bypass (/public/../admin) or a gateway/upstream disagreement.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  decodeSeparators,
-  hasEscapedSeparator,
-  isPathRefusal,
-  normalizePath,
-} from './normalize-path.js';
+import { decodeSeparators, hasEscapedSeparator, isPathRefusal, normalizePath } from './normalize-path.js';
 
 /** The canonical path, or null when it is refused. */
 function canonical(path: string): string | null {

@@ -177,10 +177,7 @@ routes:
     });
 
     it('absolute-form naming another host than Host: 400 and closed', async () => {
-      const r = await rawRequest(
-        gw.port,
-        'GET http://evil.example/orders/1 HTTP/1.1\r\nHost: x\r\n\r\n',
-      );
+      const r = await rawRequest(gw.port, 'GET http://evil.example/orders/1 HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.ok(r.closedByServer);
       assertRawProblem(r.text, 400, internal);
       assert.deepEqual(reached('/orders/1'), []);
