@@ -70,10 +70,7 @@ routes:
     });
     const started = await Promise.allSettled(
       [0, 1].map(async () => {
-        const c = await waitForServe(
-          spawnCli(['serve', '-c', dir!.path('gateway.yaml'), '--no-watch']),
-          20_000,
-        );
+        const c = await waitForServe(spawnCli(['serve', '-c', dir!.path('gateway.yaml'), '--no-watch']));
         children.add(c);
         return c;
       }),

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { REPO_ROOT, runCli } from '../fixtures/ops-child.js';
+import { CHILD_START_MS, CLI_SUITE_TIMEOUT_MS, REPO_ROOT, runCli } from '../fixtures/ops-child.js';
 import { verifyPassword } from '../../src/policies/auth/passwords.js';
 
 const sha256 = (s: string) => 'sha256:' + createHash('sha256').update(s, 'utf8').digest('hex');
@@ -25,7 +25,7 @@ function runWithStdin(
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   child.stdin.end(input);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_START_MS);
   return new Promise((resolve) => {
     child.once('close', (code) => {
       clearTimeout(timer);
@@ -34,7 +34,7 @@ function runWithStdin(
   });
 }
 
-describe('portico hash-key', { concurrency: 4, timeout: 60_000 }, () => {
+describe('portico hash-key', { concurrency: 4, timeout: CLI_SUITE_TIMEOUT_MS }, () => {
   it('hash-key KEY prints sha256:<hex> of the key and nothing else', async () => {
     const key = 'pk_an-existing-key';
     const r = await runCli(['hash-key', key]);
@@ -85,7 +85,7 @@ describe('portico hash-key', { concurrency: 4, timeout: 60_000 }, () => {
   });
 });
 
-describe('portico hash-password', { concurrency: 4, timeout: 60_000 }, () => {
+describe('portico hash-password', { concurrency: 4, timeout: CLI_SUITE_TIMEOUT_MS }, () => {
   it('reads the password from stdin and prints a scrypt hash that verifies', async () => {
     const r = await runWithStdin(['hash-password'], 'correct horse battery\n');
     assert.equal(r.code, 0, r.stderr);

@@ -81,7 +81,10 @@ routes:
   });
 
   it('least-pending: with one target slow, concurrent requests go mostly to the fast one', async (t) => {
-    await a.setMode('slow', { delayMs: 200 });
+    // 1 s: the slow target keeps about half the 8 requests in flight, each for delayMs, while the fast one
+    // answers as fast as the machine lets it. At 200 ms a machine busy enough to slow every answer to tens
+    // of ms gave the slow target 52 of 200 requests; at 1 s that takes answers five times slower still.
+    await a.setMode('slow', { delayMs: 1000 });
     try {
       const names = await pool(200, 8, () => served('/least/x'));
       const toB = count(names, 'B');

@@ -78,7 +78,15 @@ function request(url: string): Promise<Outcome> {
   );
 }
 
-describe('graceful shutdown of `serve`', { timeout: 30_000 }, () => {
+/**
+ * Hang guard of the suite below. Its three tests start five `portico serve` children, each loading the CLI
+ * through tsx first: they took 30 s together on a 2-core machine running stress-ng --cpu 2 beside the
+ * suite, all of the 30 s this suite had. Three times that (a child that does not start fails its test
+ * sooner, after CHILD_START_MS).
+ */
+const SERVE_SUITE_TIMEOUT_MS = 90_000;
+
+describe('graceful shutdown of `serve`', { timeout: SERVE_SUITE_TIMEOUT_MS }, () => {
   let up: TestUpstream;
   const dir = tempDir();
   const children: CliChild[] = [];

@@ -41,6 +41,18 @@ describe('scriptArgs / parseReply', () => {
   it('encodes cost then kind, size, rate per limit', () => {
     assert.deepEqual(scriptArgs(specs, 2), [2, 'b', 10, 5, 'w', 100, 60_000]);
   });
+  it('appends a test clock (epoch ms) last, only when one is given', () => {
+    assert.deepEqual(scriptArgs(specs, 2, 1_893_456_000_050), [
+      2,
+      'b',
+      10,
+      5,
+      'w',
+      100,
+      60_000,
+      1_893_456_000_050,
+    ]);
+  });
   it('reads four integers per limit, waits in µs; -1 means never', () => {
     assert.deepEqual(parseReply([0, 0, -1, -1, 1, 99, 0, 119_999_001], specs), [
       { allowed: false, limit: 10, remaining: 0, retryAfterMs: Infinity, resetMs: Infinity },

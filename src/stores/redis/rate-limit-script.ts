@@ -44,7 +44,8 @@ end
 
 /**
  * KEYS[i]: the state hash of limit i. ARGV[1]: cost; then three per limit: kind ("b" bucket | "w" window |
- * "q" quota), size (capacity | limit | limit), rate (refill per second | window ms | "d" day or "m" month).
+ * "q" quota), size (capacity | limit | limit), rate (refill per second | window ms | "d" day or "m" month);
+ * then, only from a store given a test clock, the time to count with (epoch ms) instead of Redis' TIME.
  * Reply: four integers per limit — allowed
  * (this limit's own verdict), remaining, retryAfter and reset in microseconds, -1 for "never" (a bucket that
  * does not refill).
@@ -62,8 +63,13 @@ export const RATE_LIMIT_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
 ${CALENDAR_LUA}
 local EPSILON = 1e-9
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local now = ARGV[#KEYS * 3 + 2]
+if now then
+  now = tonumber(now)
+else
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+end
 local cost = tonumber(ARGV[1])
 local level, prev, window, elapsed, fits = {}, {}, {}, {}, {}
 local admit = true
@@ -177,14 +183,18 @@ export function stateKeys(prefix: string, keys: readonly string[], subject?: str
   return keys.map((key) => head + key);
 }
 
-/** ARGV of the script for one check (see RATE_LIMIT_LUA). */
-export function scriptArgs(specs: readonly LimitSpec[], cost: number): (string | number)[] {
+/**
+ * ARGV of the script for one check (see RATE_LIMIT_LUA). `now` (epoch ms) replaces Redis' clock: only tests
+ * pass it; without it the script reads TIME.
+ */
+export function scriptArgs(specs: readonly LimitSpec[], cost: number, now?: number): (string | number)[] {
   const args: (string | number)[] = [cost];
   for (const spec of specs) {
     if (spec.kind === 'bucket') args.push('b', spec.capacity, spec.refillPerSecond);
     else if (spec.kind === 'window') args.push('w', spec.limit, spec.windowMs);
     else args.push('q', spec.limit, spec.period === 'day' ? 'd' : 'm');
   }
+  if (now !== undefined) args.push(now);
   return args;
 }
 

@@ -98,29 +98,44 @@ describe('redis rate-limit store: counting', { skip, concurrency: true }, () => 
     assert.ok(admitted >= least && admitted <= most && least >= 5, `admitted ${admitted}, ${least}..${most}`);
   });
 
-  it('sliding window: the previous window counts by its overlap (Redis clock)', async () => {
+  it('sliding window: the previous window counts by its overlap (a set clock)', async () => {
+    // Window positions at exact instants: on Redis' clock a busy machine moves every check by an unknown
+    // amount (the bucket and expiry tests cover that the store counts on Redis' clock).
+    const start = Date.UTC(2030, 0, 1); // a window boundary (a multiple of 1000 ms)
+    const clock = { t: start + 50 }; // 50 ms into a fresh window
+    const timed = createRedisRateLimitStore({ url: server.url, timeoutMs: 2000, now: () => clock.t });
     const spec = [window(5, 1000)];
-    await sleep(1050 - ((await redisNow(admin)) % 1000)); // 50 ms into a fresh window
-    const first = [];
-    for (let i = 0; i < 6; i++) first.push((await store.check(['w1'], spec, 1))[0]);
-    assert.deepEqual(
-      first.map((r) => [r?.allowed, r?.remaining]),
-      [
-        [true, 4],
-        [true, 3],
-        [true, 2],
-        [true, 1],
-        [true, 0],
-        [false, 0],
-      ],
-    );
-    // Full window of 5: the next unit fits once 20 % of the next window has passed (5·0.8 + 1 = 5).
-    const retry = first[5]?.retryAfterMs ?? 0;
-    assert.ok(retry > 1000 && retry <= 1150, `retryAfterMs ${retry}`);
-    await sleep(1500 - ((await redisNow(admin)) % 1000)); // half way through the next window
-    let admitted = 0;
-    for (let i = 0; i < 5; i++) if ((await store.check(['w1'], spec, 1))[0]?.allowed) admitted++;
-    assert.equal(admitted, 2, 'estimate 5·0.5 = 2.5: two more fit under 5');
+    const admittedOf = async (attempts: number) => {
+      let admitted = 0;
+      for (let i = 0; i < attempts; i++) if ((await timed.check(['w1'], spec, 1))[0]?.allowed) admitted++;
+      return admitted;
+    };
+    try {
+      await timed.ready;
+      const first = [];
+      for (let i = 0; i < 6; i++) first.push((await timed.check(['w1'], spec, 1))[0]);
+      assert.deepEqual(
+        first.map((r) => [r?.allowed, r?.remaining]),
+        [
+          [true, 4],
+          [true, 3],
+          [true, 2],
+          [true, 1],
+          [true, 0],
+          [false, 0],
+        ],
+      );
+      // Full window of 5: the next unit fits once 20 % of the next window has passed (5·0.8 + 1 = 5), 1150 ms on.
+      assert.equal(first[5]?.retryAfterMs, 1150);
+      clock.t = start + 1199;
+      assert.equal(await admittedOf(1), 0, 'not a millisecond early: 5·0.801 + 1 > 5');
+      clock.t = start + 1200;
+      assert.equal(await admittedOf(5), 1, 'at retryAfterMs: 5·0.8 + 1 = 5, then 5·0.8 + 2 > 5');
+      clock.t = start + 1500; // half way through the next window
+      assert.equal(await admittedOf(5), 1, 'estimate 5·0.5 = 2.5: two in this window fit under 5');
+    } finally {
+      await timed.close();
+    }
   });
 
   it('all or nothing: a limit that refuses charges none of the others', async () => {

@@ -30,6 +30,12 @@ export interface RedisRateLimitStoreOptions {
    * written at once anyway and Redis reads them in batches; concurrent checks never wait for each other.
    */
   readonly autoPipelining?: boolean;
+  /**
+   * Tests only: epoch milliseconds to count with instead of Redis' own clock (TIME), so window and refill
+   * arithmetic can be checked at exact instants. Never set in a gateway: every instance must count on one
+   * timeline, Redis'.
+   */
+  readonly now?: () => number;
 }
 
 export interface RedisRateLimitStore extends RateLimitStore {
@@ -125,7 +131,11 @@ export function createRedisRateLimitStore(opts: RedisRateLimitStoreOptions): Red
       let reply: Promise<unknown>;
       try {
         const stateKeyList = stateKeys(prefix, keys, subject);
-        reply = client.porticoRateLimit(keys.length, ...stateKeyList, ...scriptArgs(specs, cost));
+        reply = client.porticoRateLimit(
+          keys.length,
+          ...stateKeyList,
+          ...scriptArgs(specs, cost, opts.now?.()),
+        );
       } catch (err) {
         reply = Promise.reject(err as Error);
       }

@@ -2,7 +2,7 @@
 // answer a repeated token from its cache exactly as long as a fresh check would accept it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SILENT_LOG } from '../../../pipeline/testing.js';
@@ -81,8 +81,9 @@ describe('JWT verifier: accepted tokens', () => {
     assert.equal(result.claims['sub'], 'alice');
   });
 
-  it('verifies a key of a JWKS file (relative to baseDir), also without kid when several keys fit', async () => {
+  it('verifies a key of a JWKS file (relative to baseDir), also without kid when several keys fit', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'jwks-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const second = await testKey('RS256');
     writeFileSync(join(dir, 'keys.json'), JSON.stringify({ keys: [rsa.jwk, second.jwk, ec.jwk] }));
     const v = createJwtVerifier('f', jwtConfig({ jwks_file: 'keys.json', algorithms: ['RS256', 'ES256'] }), {
