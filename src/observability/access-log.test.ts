@@ -113,6 +113,21 @@ describe('access log', () => {
     assert.deepEqual(JSON.parse(lines[0]!), { status: 404, problem: 'route-not-found', aborted: true });
   });
 
+  it('names a fallback with its reason as X-Portico-Fallback spells it, after the upstream problem', () => {
+    const { lines, logger } = capture();
+    const log = createAccessLog(settings(['status']), logger);
+    log(fakeExchange({ status: 200, problem: 'upstream-unavailable', fallback: 'upstream-failed' }));
+    log(fakeExchange({ status: 200, fallback: 'upstream-failed' })); // a replaced upstream 5xx
+    logger.close();
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l) as unknown),
+      [
+        { status: 200, problem: 'upstream-unavailable', fallback: 'upstream-failed' },
+        { status: 200, fallback: 'upstream-failed' },
+      ],
+    );
+  });
+
   it('with sample 1 writes through the unsampled function itself (no per-request check)', () => {
     const { logger } = capture();
     assert.equal(createAccessLog(settings(['status']), logger).name, 'writeAccessLine');
@@ -120,7 +135,7 @@ describe('access log', () => {
     logger.close();
   });
 
-  it('with sample 0 writes only errors, gateway problems and aborted requests', () => {
+  it('with sample 0 writes only errors, gateway problems, fallbacks and aborted requests', () => {
     const { lines, logger } = capture();
     const log = createAccessLog(settings(['status', 'path'], 0), logger);
     const cases: readonly [what: string, over: Partial<Record<string, unknown>>, written: boolean][] = [
@@ -132,6 +147,7 @@ describe('access log', () => {
       ['502', { status: 502, path: '/down' }, true],
       ['200 aborted', { status: 200, path: '/gone', res: { writableFinished: false } }, true],
       ['200 with a problem', { status: 200, path: '/odd', problem: 'some-problem' }, true],
+      ['200 fallback', { status: 200, path: '/fallback', fallback: 'upstream-failed' }, true],
     ];
     for (const [, over] of cases) log(fakeExchange(over));
     logger.close();

@@ -151,6 +151,10 @@ export function createAccessLog(settings: AccessLogSettings, logger: AccessLogge
       line += sep + '"problem":"' + ex.problem + '"';
       sep = ',';
     }
+    if (ex.fallback !== undefined) {
+      line += sep + '"fallback":"' + ex.fallback + '"';
+      sep = ',';
+    }
     if (!ex.res.writableFinished) {
       line += sep + '"aborted":true';
       sep = ',';
@@ -160,8 +164,14 @@ export function createAccessLog(settings: AccessLogSettings, logger: AccessLogge
   // Chosen here, so that logging every request (the default) costs nothing more per request.
   if (sample >= 1) return writeAccessLine;
   return function writeSampledAccessLine(ex: Exchange): void {
-    // Errors, gateway problems and aborted requests are always written; successes by chance.
-    if (ex.status < 400 && ex.problem === undefined && ex.res.writableFinished && Math.random() >= sample)
+    // Errors, gateway problems, fallbacks and aborted requests are always written; successes by chance.
+    if (
+      ex.status < 400 &&
+      ex.problem === undefined &&
+      ex.fallback === undefined &&
+      ex.res.writableFinished &&
+      Math.random() >= sample
+    )
       return;
     writeAccessLine(ex);
   };

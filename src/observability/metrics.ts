@@ -43,7 +43,11 @@ export const OTHER_CONSUMER = '(other)';
 /** Label value for requests no route matched. */
 export const NO_ROUTE = '(none)';
 
-/** Upstream failure kinds, from the problem the proxy reported (or a 5xx the upstream sent). */
+/**
+ * Upstream failure kinds, from the problem the proxy reported (or a 5xx the upstream sent) — whatever the
+ * client got instead: a route's fallback keeps the problem it replaced (`ex.problem`), so an upstream hidden
+ * behind a fallback still counts here (and PorticoUpstreamErrors still sees it).
+ */
 const UPSTREAM_ERROR_KIND: Readonly<Record<string, string>> = {
   'upstream-timeout': 'timeout',
   'upstream-unavailable': 'refused',

@@ -16,8 +16,16 @@ export interface UpstreamMetrics {
 export interface UpstreamMetricSet {
   /** One upstream's recorder. */
   forUpstream(upstream: string): UpstreamMetrics;
-  /** A fallback response served by a route. */
+  /** A fallback response served by a route; `reason` as spelled in `on:` and the header (`upstream-failed`). */
   fallback(route: string, reason: string): void;
+}
+
+/**
+ * A Portico name as a metric label value: the same words in snake_case, as every label value here and
+ * Prometheus practice spell them (`upstream-failed` → `upstream_failed`, `circuit-open` → `circuit_open`).
+ */
+export function labelValue(name: string): string {
+  return name.replaceAll('-', '_');
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
@@ -88,5 +96,8 @@ export function createUpstreamMetrics(registry: Registry): UpstreamMetricSet {
       panic: () => panic.inc(),
     };
   }
-  return { forUpstream, fallback: (route, reason) => fallbacks.inc({ route, reason }) };
+  return {
+    forUpstream,
+    fallback: (route, reason) => fallbacks.inc({ route, reason: labelValue(reason) }),
+  };
 }

@@ -86,6 +86,11 @@ export class Exchange {
   upstreamEndedAt = -1;
   /** Named reason of a gateway-made response. */
   problem: string | undefined = undefined;
+  /**
+   * Why the route's fallback answered in the upstream's place (`circuit-open`, `upstream-failed`), as in
+   * X-Portico-Fallback; undefined when it did not.
+   */
+  fallback: string | undefined = undefined;
   /** The client connection (held here because undici clears req.socket once it has read the request body). */
   readonly socket: Socket;
   /** Socket byte counters when the request started (access log bytes_sent / bytes_received). */

@@ -1,9 +1,11 @@
 // The upstream group's own rules, without traffic: who is in service (passive ejection capped by
 // max_ejected_percent), panic mode, host names re-resolved into one endpoint per address (kept, added and
-// retired as answers change, the last good answer kept on failure), and the admin snapshot.
+// retired as answers change, the last good answer kept on failure), breakers that half-open on time and
+// stop when the group closes, and the admin snapshot.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { UpstreamConfig } from '../config/upstream-schema.js';
+import type { BreakerTimer } from './resilience/circuit-breaker.js';
 import { UpstreamGroup, type UpstreamEvents } from './upstream-group.js';
 
 const POOL = { connectTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: undefined };
@@ -155,6 +157,81 @@ describe('UpstreamGroup', () => {
       await g.close();
     }
   });
+
+  for (const perTarget of [false, true]) {
+    it(`breakers${perTarget ? ' per target' : ''} half-open on time (events and admin view agree) and stop when the group closes`, async () => {
+      const clock = { t: 0 };
+      const timers = new Map<number, { at: number; fn: () => void }>();
+      let ids = 0;
+      const timer: BreakerTimer = {
+        set(fn, ms) {
+          timers.set(++ids, { at: clock.t + ms, fn });
+          return ids;
+        },
+        clear(h) {
+          timers.delete(h as number);
+        },
+      };
+      /** Moves the fake clock and fires the timers that are due. */
+      const advance = (ms: number) => {
+        clock.t += ms;
+        for (const [id, p] of [...timers]) {
+          if (p.at > clock.t) continue;
+          timers.delete(id);
+          p.fn();
+        }
+      };
+      const events: string[] = [];
+      const g = new UpstreamGroup({
+        name: 'u',
+        pool: POOL,
+        config: config({
+          targets: targets(2),
+          circuit_breaker: {
+            failure_ratio: 1,
+            min_requests: 100,
+            window_ms: 10_000,
+            consecutive_failures: 1,
+            open_ms: 1000,
+            half_open_requests: 1,
+            per_target: perTarget,
+          },
+        }),
+        events: { circuit: (target, from, to, reason) => events.push(`${target} ${from}>${to} ${reason}`) },
+        breakerClock: { now: () => clock.t, timer },
+      });
+      const breakers = perTarget ? g.endpoints.map((e) => e.breaker!) : [g.breaker!];
+      const label = (i: number) => (perTarget ? g.endpoints[i]!.label : '(all)');
+      type View = { circuit?: { state: string }; targets: { circuit?: { state: string } }[] };
+      const states = () => {
+        const v = g.snapshot() as View;
+        return perTarget ? v.targets.map((t) => t.circuit?.state) : [v.circuit?.state];
+      };
+      try {
+        for (const b of breakers) b.acquire()!.failure();
+        assert.equal(timers.size, breakers.length, 'one timer per open breaker');
+        advance(1000);
+        assert.deepEqual(events, [
+          ...breakers.map((_, i) => `${label(i)} closed>open consecutive_failures`),
+          ...breakers.map((_, i) => `${label(i)} open>half_open open_elapsed`),
+        ]);
+        assert.deepEqual(
+          states(),
+          breakers.map(() => 'half_open'),
+        );
+
+        for (const b of breakers) b.acquire()!.failure(); // the probes fail: open again
+        assert.equal(timers.size, breakers.length);
+        await g.close();
+        assert.equal(timers.size, 0, 'closing the group (a reload retiring it) clears its breaker timers');
+        const before = events.length;
+        advance(60_000);
+        assert.equal(events.length, before, 'a retired group’s breaker changed state on its own');
+      } finally {
+        await g.close();
+      }
+    });
+  }
 
   it('localhost and IP addresses are never re-resolved', async () => {
     let calls = 0;

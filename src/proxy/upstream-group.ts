@@ -13,7 +13,7 @@ import {
   expectedStatuses,
   type ActiveHealthCheck,
 } from './health/active-health-check.js';
-import { CircuitBreaker, type CircuitState } from './resilience/circuit-breaker.js';
+import { CircuitBreaker, type BreakerTimer, type CircuitState } from './resilience/circuit-breaker.js';
 import { OutlierDetector } from './resilience/outlier-detector.js';
 import { RetryBudget } from './resilience/retry-budget.js';
 import { createPool, parseUpstreamUrl, type PoolSettings } from './upstream-target.js';
@@ -74,6 +74,8 @@ export interface UpstreamGroupOptions {
   readonly events?: UpstreamEvents;
   /** Resolves a host name to its addresses (default: the system resolver, every address). */
   readonly resolve?: (host: string) => Promise<readonly string[]>;
+  /** The circuit breakers' clock and half-open timer (tests; default performance.now and setTimeout). */
+  readonly breakerClock?: { readonly now: () => number; readonly timer: BreakerTimer };
 }
 
 const systemResolve = async (host: string): Promise<readonly string[]> =>
@@ -170,6 +172,8 @@ export class UpstreamGroup {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.resolveTimer);
+    // No breaker of a retired group may change state (and the shared metric series) on its own any more.
+    this.breaker?.close();
     await Promise.all(this.list.map((e) => retire(e)));
   }
 
@@ -352,6 +356,7 @@ export class UpstreamGroup {
       ...(b.consecutive_failures !== undefined ? { consecutiveFailures: b.consecutive_failures } : {}),
       openMs: b.open_ms,
       halfOpenRequests: b.half_open_requests,
+      ...(this.options.breakerClock ?? {}),
       onTransition: (from, to, reason) => this.options.events?.circuit?.(target, from, to, reason),
     });
   }
@@ -382,8 +387,9 @@ function retrySettings(r: NonNullable<UpstreamConfig['retries']>): RetrySettings
   };
 }
 
-/** Stops an endpoint's probes and closes its pool once its requests are done. */
+/** Stops an endpoint's probes and breaker timer, and closes its pool once its requests are done. */
 async function retire(e: Endpoint): Promise<void> {
+  e.breaker?.close();
   await e.health?.stop();
   await e.pool.close();
 }

@@ -1,11 +1,16 @@
 // Fallback (upstream phase, around the proxy): when the circuit is open or every try failed, the route
 // answers a static response instead of a 502/503/504 problem, marked with `X-Portico-Fallback: <reason>`
 // so clients and logs can tell it from a real answer. The body is built once at load time.
+//
+// The reason has one spelling, the one `on:` takes: `circuit-open` / `upstream-failed` in the header and the
+// access log's `fallback` field (and `circuit_open` / `upstream_failed` as a metric label value, where every
+// Portico label value is snake_case). The fallback hides the failure from the client only: the access log's
+// `problem` and portico_upstream_errors_total still name the upstream failure it stood in for.
 import { definePolicy, PolicyConfigError, type Policy } from '../../pipeline/policy.js';
 import type { Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse } from '../../pipeline/gateway-response.js';
 import { Problem } from '../../http/problem.js';
-import { FallbackSchema } from './schema.js';
+import { FallbackSchema, type FallbackReason } from './schema.js';
 
 /** Problems that mean "the upstream could not answer" (not the client's fault, not a gateway bug). */
 const UPSTREAM_FAILED = new Set(['upstream-unavailable', 'upstream-timeout', 'bad-gateway']);
@@ -29,9 +34,15 @@ export const fallback = definePolicy({
     const route = ctx.routeName;
     const served = ctx.gateway.fallbackServed;
 
-    const respond = (reason: string): GatewayResponse => {
-      served?.(route, reason.replace('-', '_'));
-      return {
+    /**
+     * The fallback response. `problem`: the upstream problem it replaces (the access log's `problem`, and
+     * the kind portico_upstream_errors_total counts), or undefined when it replaces an upstream 5xx answer
+     * (counted as kind 5xx from the upstream status).
+     */
+    const respond = (ex: Exchange, reason: FallbackReason, problem: string | undefined): GatewayResponse => {
+      served?.(route, reason);
+      ex.fallback = reason;
+      const res: GatewayResponse = {
         status: config.status,
         // Configured headers override the defaults (docs/resilience.md shows `Cache-Control: max-age=5`,
         // which no-store used to overwrite); only the marker is always ours.
@@ -43,9 +54,8 @@ export const fallback = definePolicy({
         },
         body,
         source: 'gateway',
-        // The access log's `problem` field says why the client got the fallback.
-        problem: 'fallback-' + reason,
       };
+      return problem === undefined ? res : { ...res, problem };
     };
 
     return {
@@ -55,15 +65,15 @@ export const fallback = definePolicy({
           res = await next(ex);
         } catch (err) {
           if (err instanceof Problem) {
-            if (err.code === 'circuit-open' && onCircuit) return respond('circuit-open');
+            if (err.code === 'circuit-open' && onCircuit) return respond(ex, 'circuit-open', err.code);
             if (UPSTREAM_FAILED.has(err.code) && onFailure && !clientGone(ex))
-              return respond('upstream-failed');
+              return respond(ex, 'upstream-failed', err.code);
           }
           throw err;
         }
         if (onFailure && statuses.has(res.status)) {
           discard(res.body);
-          return respond('upstream-failed');
+          return respond(ex, 'upstream-failed', undefined);
         }
         return res;
       },

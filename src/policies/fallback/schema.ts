@@ -3,7 +3,12 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 
+/**
+ * Why a route answered its fallback. One spelling everywhere: `on:`, the X-Portico-Fallback header and the
+ * access log's `fallback` field; the metric label value is the same words in snake_case (`upstream_failed`).
+ */
 export const FALLBACK_REASONS = ['circuit-open', 'upstream-failed'] as const;
+export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 
 export const FallbackSchema = Type.Object(
   {

@@ -1,16 +1,65 @@
-// The circuit breaker on a fake clock: when it opens (ratio after minRequests, consecutive failures), how long
-// it stays open, how half-open probes close or re-open it, the rolling window, and settle-once permits.
+// The circuit breaker on a fake clock and timer: when it opens (ratio after minRequests, consecutive
+// failures), how long it stays open, that it half-opens at the deadline on its own (one timer per breaker,
+// cleared by close()), how half-open probes close or re-open it, the rolling window, and settle-once permits.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CircuitBreaker,
+  type BreakerTimer,
   type CircuitBreakerOptions,
   type CircuitPermit,
   type CircuitState,
 } from './circuit-breaker.js';
 
+/** A fake timer on the fake clock: `advance` moves the clock and fires what is due, in order. */
+function fakeTimers(clock: { t: number }) {
+  let nextId = 1;
+  const pending = new Map<number, { at: number; fn: () => void; ms: number }>();
+  const armed: number[] = [];
+  const timer: BreakerTimer = {
+    set(fn, ms) {
+      const id = nextId++;
+      pending.set(id, { at: clock.t + ms, fn, ms });
+      armed.push(ms);
+      return id;
+    },
+    clear(handle) {
+      pending.delete(handle as number);
+    },
+  };
+  return {
+    timer,
+    /** Delays of every timer set so far. */
+    armed,
+    get pending(): number {
+      return pending.size;
+    },
+    advance(ms: number): void {
+      const end = clock.t + ms;
+      for (;;) {
+        const due = [...pending.entries()]
+          .filter(([, p]) => p.at <= end)
+          .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+        if (due === undefined) break;
+        pending.delete(due[0]);
+        clock.t = Math.max(clock.t, due[1].at);
+        due[1].fn();
+      }
+      clock.t = end;
+    },
+    /** Fires every pending timer now, without moving the clock (a timer that runs early). */
+    fireNow(): void {
+      for (const [id, p] of [...pending]) {
+        pending.delete(id);
+        p.fn();
+      }
+    },
+  };
+}
+
 function setup(overrides: Partial<CircuitBreakerOptions> = {}) {
   const clock = { t: 1000 };
+  const timers = fakeTimers(clock);
   const transitions: string[] = [];
   const breaker = new CircuitBreaker({
     failureRatio: 0.5,
@@ -19,10 +68,11 @@ function setup(overrides: Partial<CircuitBreakerOptions> = {}) {
     openMs: 5000,
     halfOpenRequests: 2,
     now: () => clock.t,
+    timer: timers.timer,
     onTransition: (from, to, reason) => transitions.push(`${from}>${to}:${reason}`),
     ...overrides,
   });
-  return { clock, transitions, breaker };
+  return { clock, timers, transitions, breaker };
 }
 
 function permit(b: CircuitBreaker): CircuitPermit {
@@ -174,6 +224,117 @@ describe('circuit breaker: open and half-open', () => {
       'half_open>closed:probes_succeeded',
       'closed>open:consecutive_failures',
     ]);
+  });
+});
+
+describe('circuit breaker: half-open on time, without a request', () => {
+  it('the timer moves open → half_open at the deadline and reports it, with no call into the breaker', () => {
+    const s = setup({ consecutiveFailures: 5 });
+    outcomes(s.breaker, 'fffff');
+    assert.deepEqual(s.timers.armed, [5000], 'one timer, for openMs');
+    s.timers.advance(4999);
+    assert.deepEqual(s.transitions, ['closed>open:consecutive_failures'], 'half-opened early');
+    s.timers.advance(1);
+    // Reported by the transition callback itself (the gateway's metric and log line), not by a read.
+    assert.deepEqual(s.transitions, ['closed>open:consecutive_failures', 'open>half_open:open_elapsed']);
+    assert.equal(s.timers.pending, 0);
+    assert.equal(s.breaker.snapshot().state, 'half_open');
+  });
+
+  it('one timer per breaker: fail-fast requests, reads and a re-open never add one', () => {
+    const s = setup({ consecutiveFailures: 5 });
+    outcomes(s.breaker, 'fffff');
+    for (let i = 0; i < 100; i++) {
+      assert.equal(s.breaker.acquire(), undefined);
+      s.breaker.retryAfterMs();
+      s.breaker.snapshot();
+    }
+    assert.equal(s.timers.pending, 1);
+    s.timers.advance(5000);
+    assert.equal(s.breaker.state, 'half_open');
+    assert.equal(s.timers.pending, 0, 'no timer while half-open');
+    permit(s.breaker).failure(); // probe failed: open again, for a full openMs
+    assert.deepEqual(s.timers.armed, [5000, 5000]);
+    assert.equal(s.timers.pending, 1);
+    s.timers.advance(5000);
+    assert.equal(s.breaker.state, 'half_open');
+    outcomes(s.breaker, 'ss');
+    assert.equal(s.breaker.state, 'closed');
+    assert.equal(s.timers.pending, 0, 'no timer while closed');
+  });
+
+  it('a request that half-opens it first clears the timer: one transition, not two', () => {
+    const s = setup({ consecutiveFailures: 5 });
+    outcomes(s.breaker, 'fffff');
+    s.clock.t += 5000; // the clock is past the deadline, the timer has not run yet (a busy event loop)
+    assert.ok(s.breaker.acquire());
+    assert.equal(s.timers.pending, 0);
+    s.timers.fireNow();
+    assert.deepEqual(s.transitions, ['closed>open:consecutive_failures', 'open>half_open:open_elapsed']);
+  });
+
+  it('a timer that fires before the clock reaches the deadline waits for the rest', () => {
+    const s = setup({ consecutiveFailures: 5 });
+    outcomes(s.breaker, 'fffff');
+    s.clock.t += 4998.4;
+    s.timers.fireNow();
+    assert.equal(s.breaker.snapshot().state, 'open', 'half-opened before open_ms');
+    assert.deepEqual(s.timers.armed, [5000, 2], 're-armed for the rest, rounded up');
+    s.timers.advance(2);
+    assert.equal(s.transitions.at(-1), 'open>half_open:open_elapsed');
+  });
+
+  it('close() clears the timer for good; the breaker still answers requests', () => {
+    const s = setup({ consecutiveFailures: 5 });
+    outcomes(s.breaker, 'fffff');
+    s.breaker.close();
+    assert.equal(s.timers.pending, 0);
+    s.timers.advance(60_000);
+    assert.deepEqual(
+      s.transitions,
+      ['closed>open:consecutive_failures'],
+      'a closed breaker moved on its own',
+    );
+    // Requests still in flight on a retired upstream are served as before (lazily)…
+    assert.equal(s.breaker.state, 'half_open');
+    permit(s.breaker).failure();
+    assert.equal(s.breaker.state, 'open');
+    // …but it never arms a timer again.
+    assert.equal(s.timers.pending, 0);
+    s.breaker.close();
+  });
+
+  it('by default the timer is a real, unref’d setTimeout', async (t) => {
+    const transitions: string[] = [];
+    const breaker = new CircuitBreaker({
+      failureRatio: 1,
+      minRequests: 1,
+      windowMs: 1000,
+      consecutiveFailures: 1,
+      openMs: 30,
+      halfOpenRequests: 1,
+      onTransition: (_from, to) => transitions.push(to),
+    });
+    const real = globalThis.setTimeout;
+    const made: { ms: number | undefined; timer: NodeJS.Timeout }[] = [];
+    const spy = t.mock.method(globalThis, 'setTimeout', ((fn: () => void, ms?: number) => {
+      const timer = real(fn, ms);
+      made.push({ ms, timer });
+      return timer;
+    }) as typeof setTimeout);
+    permit(breaker).failure();
+    spy.mock.restore();
+    assert.deepEqual(
+      made.map((m) => m.ms),
+      [30],
+      'one timer for the open breaker',
+    );
+    assert.equal(made[0]!.timer.hasRef(), false, 'the timer keeps the process alive');
+    // Generous margin for a busy machine: the deadline is 30 ms.
+    const deadline = performance.now() + 3000;
+    while (transitions.length < 2 && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(transitions, ['open', 'half_open']);
   });
 });
 

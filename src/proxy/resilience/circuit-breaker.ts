@@ -1,5 +1,7 @@
 // A circuit breaker for one upstream: stops sending traffic to an upstream that keeps failing, so the
 // gateway fails fast (503 + Retry-After) and the upstream gets room to recover, then probes it back in.
+// Open → half-open happens on time: one timer per breaker (armed when it opens, unref'd, cleared by close())
+// moves it at the deadline, so its metric, log event and admin view change without waiting for a request.
 import { RollingCounts } from './rolling-counts.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -7,6 +9,28 @@ export type CircuitState = 'closed' | 'open' | 'half_open';
 /** Why the breaker changed state, as passed to `onTransition`. */
 export type CircuitTransitionReason =
   'failure_ratio' | 'consecutive_failures' | 'open_elapsed' | 'probe_failed' | 'probes_succeeded';
+
+/** How the breaker schedules its half-open deadline (tests inject a fake one along with `now`). */
+export interface BreakerTimer {
+  /** Calls `fn` once, `ms` later (on the clock of `now`). Returns a handle for `clear`. */
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+/** The longest delay setTimeout takes (about 24.8 days); a longer wait is re-armed when it fires. */
+const MAX_DELAY_MS = 2_147_483_647;
+
+/** setTimeout, unref'd: a breaker waiting to half-open never keeps the process alive. */
+const REAL_TIMER: BreakerTimer = {
+  set(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clear(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};
 
 export interface CircuitBreakerOptions {
   /**
@@ -27,6 +51,8 @@ export interface CircuitBreakerOptions {
   readonly halfOpenRequests: number;
   /** Clock in milliseconds; default `performance.now`. */
   readonly now?: () => number;
+  /** Schedules the move to half-open at the end of openMs; default setTimeout, unref'd. */
+  readonly timer?: BreakerTimer;
   /** Called on every state change, after the state has changed (the gateway logs and counts transitions). */
   readonly onTransition?: (from: CircuitState, to: CircuitState, reason: CircuitTransitionReason) => void;
 }
@@ -88,6 +114,10 @@ class Permit implements CircuitPermit {
 export class CircuitBreaker {
   readonly #o: CircuitBreakerOptions;
   readonly #now: () => number;
+  readonly #timer: BreakerTimer;
+  /** The pending half-open timer (at most one, only while open), or undefined. */
+  #deadline: unknown = undefined;
+  #closed = false;
   readonly #window: RollingCounts;
   #state: CircuitState = 'closed';
   /** Bumped on every transition; permits from an earlier generation are ignored. */
@@ -108,10 +138,14 @@ export class CircuitBreaker {
     validate(options);
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#timer = options.timer ?? REAL_TIMER;
     this.#window = new RollingCounts(options.windowMs, 2);
   }
 
-  /** The current state (moving open → half_open lazily when openMs has elapsed). */
+  /**
+   * The current state. The timer moves open → half_open at the deadline; reading the state also does, in
+   * case the timer has not fired yet (timers may run late on a busy event loop).
+   */
   get state(): CircuitState {
     if (this.#state === 'open') this.#maybeHalfOpen(this.#now());
     return this.#state;
@@ -137,6 +171,15 @@ export class CircuitBreaker {
     const now = this.#now();
     this.#maybeHalfOpen(now);
     return this.#state === 'open' ? this.#openUntil - now : 0;
+  }
+
+  /**
+   * Stops the half-open timer for good (the breaker's upstream group is closed, or its endpoint retired).
+   * The breaker still works for requests in flight; it just no longer changes state on its own. Idempotent.
+   */
+  close(): void {
+    this.#closed = true;
+    this.#clearDeadline();
   }
 
   /** For the admin view: a plain JSON object. */
@@ -198,12 +241,38 @@ export class CircuitBreaker {
     this.#openedAt = now;
     this.#openUntil = now + this.#o.openMs;
     this.#transition('open', reason);
+    // After the transition (which clears any earlier timer): one timer per breaker, never per request.
+    if (this.#state === 'open') this.#armDeadline(this.#o.openMs);
   }
+
+  #armDeadline(ms: number): void {
+    this.#clearDeadline();
+    if (this.#closed) return;
+    this.#deadline = this.#timer.set(this.#onDeadline, Math.min(Math.max(0, ms), MAX_DELAY_MS));
+  }
+
+  #clearDeadline(): void {
+    if (this.#deadline === undefined) return;
+    this.#timer.clear(this.#deadline);
+    this.#deadline = undefined;
+  }
+
+  // Bound once: arming the timer allocates no closure.
+  readonly #onDeadline = (): void => {
+    this.#deadline = undefined;
+    if (this.#state !== 'open') return;
+    const now = this.#now();
+    if (now >= this.#openUntil) this.#transition('half_open', 'open_elapsed');
+    // A timer may fire a little before the breaker's clock says the time has come (setTimeout counts from
+    // the event loop's cached time): wait for the rest.
+    else this.#armDeadline(Math.max(1, Math.ceil(this.#openUntil - now)));
+  };
 
   #transition(to: CircuitState, reason: CircuitTransitionReason): void {
     const from = this.#state;
     this.#state = to;
     this.#generation++;
+    if (from === 'open') this.#clearDeadline();
     // Every state starts clean: the window and streaks of the previous one say nothing about this one.
     this.#window.reset();
     this.#consecutiveFailures = 0;
