@@ -9,6 +9,8 @@ import { PROBLEM_CONTENT_TYPE, problemBody } from '../http/problem.js';
 import { Problem } from '../http/problem.js';
 import { problems } from '../http/problems.js';
 import { newTraceId } from '../observability/trace-ids.js';
+import { purgeKey } from '../policies/cache/purge-key.js';
+import { readClocks, upstreamView } from './upstream-view.js';
 
 export interface AdminServer {
   readonly server: http.Server;
@@ -71,11 +73,16 @@ export async function startAdminServer(
       return;
     }
     if (path === '/upstreams' || path?.startsWith('/upstreams/')) {
-      const groups = gateway.holder.current.upstreams;
+      const snap = gateway.holder.current;
+      const clocks = readClocks();
       if (path === '/upstreams')
-        return sendJson(res, 200, { upstreams: [...groups.values()].map((g) => g.snapshot()) });
-      const group = groups.get(decodeURIComponent(path.slice('/upstreams/'.length)));
-      if (group !== undefined) return sendJson(res, 200, group.snapshot());
+        return sendJson(res, 200, {
+          upstreams: [...snap.upstreams.values()].map((g) => upstreamView(g.snapshot(), clocks)),
+        });
+      const name = decodeName(path.slice('/upstreams/'.length));
+      const group = snap.upstreams.get(name);
+      if (group !== undefined) return sendJson(res, 200, upstreamView(group.snapshot(), clocks));
+      return sendProblem(res, upstreamNotFound(name, Object.hasOwn(snap.config.upstreams, name)));
     }
     return sendProblem(res, problems.routeNotFound(path ?? '/'));
   });
@@ -104,7 +111,7 @@ export async function startAdminServer(
 const PURGE_BODY_MAX = 16_384;
 
 /**
- * POST /cache/purge with one of {"key": "<exact cache key>"}, {"prefix": "/path/prefix"}, {"tag": "<tag>"}:
+ * POST /cache/purge with one of {"key": "<URL or cache key>"}, {"prefix": "/path/prefix"}, {"tag": "<tag>"}:
  * removes the matching entries of the current config's response cache and says how many.
  */
 async function purgeCache(gateway: Gateway, req: http.IncomingMessage): Promise<[number, unknown]> {
@@ -144,15 +151,40 @@ async function purgeCache(gateway: Gateway, req: http.IncomingMessage): Promise<
     ];
   let purged: number;
   if (given[0] === 'key') {
-    // `<path>?<query>\n<host>` covers that URL on every route, for every consumer and variant; a full key
-    // (with its route and consumer parts) that entry and its variants.
-    const exact = (await store.delete(value)) ? 1 : 0;
-    purged = exact + (await store.purgePrefix(value + '\n'));
+    // A URL, or `<path>?<query>\n<host>`, covers that URL on every route, for every consumer and variant; a
+    // full key (with its route and consumer parts) that entry and its variants. The host may carry its port.
+    const key = purgeKey(value);
+    if (typeof key !== 'string') return [400, problems.badRequest(`Cannot purge this key: ${key.refused}`)];
+    const exact = (await store.delete(key)) ? 1 : 0;
+    purged = exact + (await store.purgePrefix(key + '\n'));
   } else if (given[0] === 'prefix') {
     if (!value.startsWith('/')) return [400, problems.badRequest('A prefix is a path: it starts with "/"')];
     purged = await store.purgePrefix(value);
   } else purged = await store.purgeTag(value);
   return [200, { purged, [given[0]!]: value }];
+}
+
+/** `GET /upstreams/<name>` for a name the current config has no upstream group for. */
+function upstreamNotFound(name: string, configuredButUnused: boolean): Problem {
+  const quoted = JSON.stringify(name.length > 200 ? name.slice(0, 200) + '…' : name);
+  return new Problem({
+    code: 'upstream-not-found',
+    status: 404,
+    title: 'Upstream not found',
+    detail: configuredButUnused
+      ? `Upstream ${quoted} is configured but no route uses it, so it has no state to show`
+      : `Upstream ${quoted} does not exist; GET /upstreams lists the upstreams in use`,
+    extensions: { upstream: name },
+  });
+}
+
+/** A path segment, percent-decoded; as it is when it holds a malformed escape. */
+function decodeName(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function validToken(header: string | undefined, token: string): boolean {

@@ -257,6 +257,16 @@ function conditionsMatch<R>(e: Entry<R>, st: LookupState<R>): boolean {
   return true;
 }
 
+/**
+ * The methods a route with this method list answers, sorted as in `Allow`: RFC 9110 9.3.2, HEAD is
+ * answered wherever GET is. The router matches with it, and `portico routes` prints it.
+ */
+export function answeredMethods(methods: readonly string[]): string[] {
+  const answered = new Set(methods);
+  if (answered.has('GET')) answered.add('HEAD');
+  return [...answered].sort();
+}
+
 function toEntry<R>(spec: RouteSpec<R>): Entry<R> {
   const segments = spec.path.split('/').filter((s) => s !== '');
   const exactHosts = spec.hosts?.filter((h) => !h.startsWith('*.')) ?? [];
@@ -265,10 +275,7 @@ function toEntry<R>(spec: RouteSpec<R>): Entry<R> {
     rank: 0,
     segments,
     paramNames: segments.filter((s) => s.startsWith(':')).map((s) => s.slice(1)),
-    // RFC 9110 9.3.2: HEAD is answered wherever GET is.
-    methods: spec.methods
-      ? new Set(spec.methods.includes('GET') ? [...spec.methods, 'HEAD'] : spec.methods)
-      : null,
+    methods: spec.methods ? new Set(answeredMethods(spec.methods)) : null,
     exactHosts: exactHosts.length > 0 ? new Set(exactHosts) : null,
     wildcardHosts: spec.hosts?.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)) ?? [],
   };

@@ -1,7 +1,9 @@
-// Admin listener end to end: /healthz, /readyz (config hash, route count), the admin token on other paths, 405.
+// Admin listener end to end: /healthz, /readyz (config hash, route count), the admin token on other paths, 405;
+// /upstreams as docs/resilience.md shows it (field names, units, ISO times) and its 404 for unknown names.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { readFileSync } from 'node:fs';
+import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const TOKEN = 'ops-admin-token-0123456789';
@@ -168,5 +170,148 @@ routes:
     const health = await fetch(`${gw.adminUrl!}/healthz`);
     assert.equal(health.status, 200, 'liveness stays 200 while draining');
     await health.body?.cancel();
+  });
+});
+
+describe('admin /upstreams: the view docs/resilience.md documents', () => {
+  // An upstream with every part of the view turned on, driven until each instant has a value: a healthy
+  // target and a refused one (probed once at start — too few probes to take it out of service, so requests
+  // reach it — ejected on its first failure, which also opens the breaker).
+  let up: TestUpstream;
+  let gw: TestGateway;
+  let admin: string;
+  before(async () => {
+    up = await startUpstream();
+    const refused = await closedPort();
+    gw = await startTestGateway(`
+upstreams:
+  orders:
+    targets: [{ url: "${up.url}" }, { url: "http://127.0.0.1:${refused}" }]
+    health_check: { path: /health, interval_ms: 60000 }
+    passive_health: { consecutive_failures: 1, base_ejection_ms: 60000 }
+    max_ejected_percent: 50
+    circuit_breaker: { consecutive_failures: 1, min_requests: 1000, open_ms: 30000 }
+    retries: { attempts: 1, backoff_ms: 1 }
+  idle:
+    targets: [{ url: "${up.url}" }]
+routes:
+  - { name: orders, path_prefix: /orders, upstream: orders }
+`);
+    admin = gw.adminUrl!;
+  });
+  after(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  type View = Record<string, unknown> & {
+    circuit: Record<string, unknown>;
+    targets: (Record<string, unknown> & {
+      health: Record<string, unknown>;
+      ejection: Record<string, unknown>;
+    })[];
+  };
+  const view = async (): Promise<View> => {
+    const res = await fetch(`${admin}/upstreams/orders`);
+    assert.equal(res.status, 200);
+    return (await res.json()) as View;
+  };
+  /** Drives traffic until the breaker is open, one target ejected and both probed. */
+  const drive = async (): Promise<View> => {
+    const deadline = performance.now() + 5000;
+    for (;;) {
+      const v = await view();
+      if (
+        v.circuit.state === 'open' &&
+        v.targets.some((t) => t.ejection.ejected === true) &&
+        v.targets.every((t) => t.health.last_checked_at !== null)
+      )
+        return v;
+      assert.ok(performance.now() < deadline, `never got there: ${JSON.stringify(v)}`);
+      await (await fetch(`${gw.url}/orders`)).body?.cancel();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  /** Every key path of a JSON value ("circuit.opened_at", "targets[].url"), sorted. */
+  const shape = (v: unknown, at = ''): string[] => {
+    if (Array.isArray(v)) return [...new Set(v.flatMap((x) => shape(x, `${at}[]`)))].sort();
+    if (v === null || typeof v !== 'object') return [at];
+    return Object.entries(v)
+      .flatMap(([k, x]) => shape(x, at === '' ? k : `${at}.${k}`))
+      .sort();
+  };
+  const documented = (): unknown => {
+    const doc = readFileSync(new URL('../../docs/resilience.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('\n## Admin view'));
+    const block = /```json\n([\s\S]*?)\n```/.exec(section);
+    assert.ok(block, 'docs/resilience.md shows the view in a json block under "## Admin view"');
+    return JSON.parse(block[1]!);
+  };
+
+  it('has exactly the fields the docs show, in the same nesting', async () => {
+    const live = await drive();
+    assert.deepEqual(shape(live), shape(documented()));
+    const all = (await (await fetch(`${admin}/upstreams`)).json()) as { upstreams: unknown[] };
+    assert.deepEqual(
+      all.upstreams.map((u) => shape(u)),
+      [shape(documented())],
+      'GET /upstreams lists the same view, for the upstreams in use',
+    );
+  });
+
+  it('gives durations as integer _ms fields and instants as ISO 8601 UTC wall-clock times', async () => {
+    const v = await drive();
+    const now = Date.now();
+    const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    const instant = (value: unknown, what: string): number => {
+      assert.match(String(value), iso, what);
+      return Date.parse(String(value));
+    };
+    const openedAt = instant(v.circuit.opened_at, 'circuit.opened_at');
+    assert.ok(openedAt <= now + 50 && openedAt > now - 10_000, `opened_at ${String(v.circuit.opened_at)}`);
+    assert.equal(v.circuit.opens_for, undefined);
+    const opensFor = v.circuit.opens_for_ms as number;
+    assert.ok(Number.isInteger(opensFor) && opensFor > 0 && opensFor <= 30_000, `opens_for_ms ${opensFor}`);
+    // It half-opens when it opened plus open_ms — whichever clock the breaker keeps, the two agree.
+    assert.ok(Math.abs(openedAt + 30_000 - (now + opensFor)) < 1000, JSON.stringify(v.circuit));
+    for (const t of v.targets) {
+      const checked = instant(t.health.last_checked_at, 'health.last_checked_at');
+      assert.ok(checked <= now + 50 && checked > now - 10_000, `last_checked_at ${String(checked)}`);
+    }
+    const ejected = v.targets.find((t) => t.ejection.ejected === true)!;
+    const until = instant(ejected.ejection.ejected_until, 'ejection.ejected_until');
+    assert.ok(until > now + 50_000 && until <= now + 60_000 + 50, `ejected_until ${String(until)}`);
+    const kept = v.targets.find((t) => t.ejection.ejected === false)!;
+    assert.equal(kept.ejection.ejected_until, null);
+    // No other field looks like a time or a duration without saying its unit.
+    for (const path of shape(v)) {
+      const leaf = path.slice(path.lastIndexOf('.') + 1);
+      assert.ok(!/(_for|_in|duration|timeout|elapsed|age)$/.test(leaf), `${path} has no unit`);
+    }
+  });
+
+  it('answers 404 problem+json naming an upstream that does not exist', async () => {
+    const res = await fetch(`${admin}/upstreams/nope`);
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    const p = (await res.json()) as Record<string, unknown>;
+    assert.equal(p.type, 'https://portico.dev/problems/upstream-not-found');
+    assert.equal(p.status, 404);
+    assert.equal(p.upstream, 'nope');
+    assert.match(String(p.detail), /upstream "nope" does not exist/i);
+    assert.doesNotMatch(String(p.detail), /route/i);
+  });
+
+  it('says so when the upstream is configured but no route uses it, and decodes the name', async () => {
+    const idle = (await (await fetch(`${admin}/upstreams/idle`)).json()) as Record<string, unknown>;
+    assert.equal(idle.status, 404);
+    assert.equal(idle.upstream, 'idle');
+    assert.match(String(idle.detail), /"idle" is configured but no route uses it/);
+    const odd = await fetch(`${admin}/upstreams/no%20such%zz`);
+    assert.equal(odd.status, 404);
+    assert.equal(((await odd.json()) as Record<string, unknown>).upstream, 'no%20such%zz');
+    const spaced = await fetch(`${admin}/upstreams/no%20such`);
+    assert.equal(((await spaced.json()) as Record<string, unknown>).upstream, 'no such');
   });
 });

@@ -751,6 +751,47 @@ routes:
       assert.equal(origin.hits(p), 4);
     });
 
+    it('by key: a URL or the key form, with or without the port the requests carried (docs/caching.md#purge)', async () => {
+      const p = '/v1/products/purge/port';
+      origin.on(p, (n, _req, res) => send(res, 200, { 'cache-control': 'max-age=60' }, `n${n}`));
+      // Requests as a client sends them: Host with the port.
+      const host = `127.0.0.1:${gw.port}`;
+      const prime = async () => {
+        await get(`${p}?b=2&a=1`, { host });
+        assert.equal(xcache(await get(`${p}?b=2&a=1`, { host })), 'HIT');
+      };
+      const keys = [
+        `http://${host}${p}?b=2&a=1`, // the URL as requested
+        `HTTP://127.0.0.1${p}?a=1&b=2`, // without the port
+        `${p}?a=1&b=2\n${host}`, // the key form, with the port
+        `${p}?a=1&b=2\n127.0.0.1`, // the key form as stored
+        `${p}?b=2&a=1\n127.0.0.1:1`, // any port: the key has none
+      ];
+      for (const key of keys) {
+        await prime();
+        const res = await purge(JSON.stringify({ key }));
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual(JSON.parse(res.text), { purged: 1, key }, key);
+        assert.equal(xcache(await get(`${p}?a=1&b=2`, { host })), 'MISS', key);
+      }
+      const others = [
+        `http://localhost:${gw.port}${p}?a=1&b=2`,
+        `${p}?a=1\n127.0.0.1`,
+        `${p}/x?a=1&b=2\n${host}`,
+      ];
+      for (const key of others) {
+        const res = await purge(JSON.stringify({ key }));
+        assert.equal(JSON.parse(res.text).purged, 0, `${key} names another entry`);
+      }
+      assert.equal(xcache(await get(`${p}?a=1&b=2`, { host })), 'HIT');
+      const refused = [`${p}?a=1`, 'http://', `http://${host}/a/%2500`, `/x?\n`, 'products?\n127.0.0.1'];
+      for (const key of refused) {
+        const res = await purge(JSON.stringify({ key }));
+        assert.equal(res.status, 400, `${key}: ${res.text}`);
+        assertProblemBody(res.type, res.text, 400);
+      }
+    });
+
     it('bad purge bodies are 400 problems; other methods 405', async () => {
       const bad = [
         'not json',

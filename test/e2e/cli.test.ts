@@ -6,8 +6,17 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { closedPort } from '../helpers/upstream.js';
-import { REPO_ROOT, runCli, spawnCli, tempDir, waitForServe, type CliChild } from '../fixtures/ops-child.js';
+import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import {
+  CLI_SUITE_TIMEOUT_MS,
+  REPO_ROOT,
+  runCli,
+  spawnCli,
+  tempDir,
+  waitForServe,
+  type CliChild,
+} from '../fixtures/ops-child.js';
 
 const INVALID = 'test/fixtures/ops-invalid.yaml';
 const VALID = 'test/fixtures/ops-valid.yaml';
@@ -15,7 +24,7 @@ const ROUTES = 'test/fixtures/ops-routes.yaml';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
 
-describe('portico CLI: help and version', { concurrency: 2, timeout: 60_000 }, () => {
+describe('portico CLI: help and version', { concurrency: 2, timeout: CLI_SUITE_TIMEOUT_MS }, () => {
   it('--version and -v print "portico <package.json version>"', async () => {
     for (const flag of ['--version', '-v']) {
       const r = await runCli([flag]);
@@ -58,7 +67,7 @@ describe('portico CLI: help and version', { concurrency: 2, timeout: 60_000 }, (
   });
 });
 
-describe('portico validate and routes', { concurrency: 2, timeout: 60_000 }, () => {
+describe('portico validate and routes', { concurrency: 2, timeout: CLI_SUITE_TIMEOUT_MS }, () => {
   it('validate exits 0 and says "valid (N routes)" for a valid file', async () => {
     const r = await runCli(['validate', VALID]);
     assert.equal(r.code, 0, r.stderr);
@@ -134,7 +143,90 @@ describe('portico validate and routes', { concurrency: 2, timeout: 60_000 }, () 
   });
 });
 
-describe('portico serve refusing to start', { concurrency: 2, timeout: 60_000 }, () => {
+describe('portico routes shows the methods the gateway answers', { timeout: 60_000 }, () => {
+  // One config, read by `portico routes` and served by a real gateway: the methods column must be what a
+  // 405's Allow header says (HEAD wherever GET is), whatever order the file lists them in.
+  let up: TestUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    up = await startUpstream();
+    gw = await startTestGateway(`
+routes:
+  - name: orders
+    path_prefix: /orders
+    match: { methods: [POST, GET] }
+    upstream: ${up.url}
+  - name: reports
+    path_prefix: /reports
+    match: { methods: [DELETE, PUT] }
+    upstream: ${up.url}
+  - name: explicit-head
+    path_prefix: /status
+    match: { methods: [HEAD, GET] }
+    upstream: ${up.url}
+  - name: anything
+    path_prefix: /anything
+    upstream: ${up.url}
+`);
+  });
+  after(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  const allowOf = async (path: string): Promise<string | null> => {
+    const res = await fetch(`${gw.url}${path}`, { method: 'PATCH' });
+    await res.body?.cancel();
+    return res.status === 405 ? res.headers.get('allow') : null;
+  };
+
+  it('--json gives methods as an array equal to the Allow of a 405, null for a route without a method list', async () => {
+    const r = await runCli(['routes', gw.configFile, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { name: string; methods: string[] | null }[];
+    const methods: Record<string, string[] | null> = {
+      orders: ['GET', 'HEAD', 'POST'],
+      reports: ['DELETE', 'PUT'],
+      'explicit-head': ['GET', 'HEAD'],
+      anything: null,
+    };
+    assert.deepEqual(Object.fromEntries(rows.map((x) => [x.name, x.methods])), methods);
+    const paths: Record<string, string> = {
+      orders: '/orders',
+      reports: '/reports',
+      'explicit-head': '/status',
+    };
+    for (const [name, path] of Object.entries(paths))
+      assert.equal(await allowOf(path), methods[name]!.join(', '), `${name}: Allow of a 405 on ${path}`);
+    assert.equal(await allowOf('/anything'), null, 'a route without a method list answers any method');
+    // Every method listed is answered, HEAD included.
+    for (const m of methods.orders!) {
+      const res = await fetch(`${gw.url}/orders`, { method: m, ...(m === 'POST' ? { body: 'x' } : {}) });
+      await res.body?.cancel();
+      assert.equal(res.status, 200, `${m} /orders`);
+    }
+  });
+
+  it('the table shows the same methods, comma-separated, and * for any method', async () => {
+    const r = await runCli(['routes', gw.configFile]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout
+      .trimEnd()
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(/\s{2,}/));
+    const methods = Object.fromEntries(rows.map((cols) => [cols[1], cols[3]]));
+    assert.deepEqual(methods, {
+      orders: 'GET,HEAD,POST',
+      reports: 'DELETE,PUT',
+      'explicit-head': 'GET,HEAD',
+      anything: '*',
+    });
+    assert.equal(await allowOf('/orders'), methods.orders!.split(',').join(', '));
+  });
+});
+
+describe('portico serve refusing to start', { concurrency: 2, timeout: CLI_SUITE_TIMEOUT_MS }, () => {
   const dir = tempDir();
   let blocker: net.Server;
   let takenPort: number;
@@ -189,7 +281,7 @@ describe('portico serve refusing to start', { concurrency: 2, timeout: 60_000 },
   });
 });
 
-describe('portico demo (the npm start path)', { timeout: 60_000 }, () => {
+describe('portico demo (the npm start path)', { timeout: CLI_SUITE_TIMEOUT_MS }, () => {
   const dir = tempDir();
   let child: CliChild | undefined;
   after(async () => {

@@ -1,5 +1,6 @@
 // `portico routes FILE`: the compiled route table in precedence order — what wins when two routes overlap.
 import type { Command } from '../main.js';
+import { answeredMethods } from '../../router/router.js';
 import { parseConfigArgs, withCompiledConfig } from './config-arg.js';
 
 export const runRoutes: Command = {
@@ -10,6 +11,9 @@ export const runRoutes: Command = {
     'Prints every route in the order the router tries them (first match wins):',
     'priority, then exact before prefix, longer paths, literal segments before :params,',
     'exact hosts before *.wildcards, method lists, more header/query conditions, file order.',
+    '',
+    'methods are those the route answers, as its 405 Allow header lists them: HEAD wherever GET is;',
+    '* (--json: null) for any method.',
     '',
     'Options:',
     '  --json   Machine-readable output',
@@ -27,7 +31,8 @@ export const runRoutes: Command = {
           order: i + 1,
           name: r.name,
           match: `${r.match.kind === 'exact' ? '=' : ''}${r.match.path}${r.match.kind === 'prefix' ? (r.match.path.endsWith('/') ? '*' : '/*') : ''}`,
-          methods: r.match.methods?.join(',') ?? '*',
+          // What the router answers (HEAD wherever GET is), not only what the file lists; null: any method.
+          methods: spec.methods ? answeredMethods(spec.methods) : null,
           host: r.match.hosts?.join(',') ?? '*',
           conditions: conds.join('; '),
           priority: r.priority,
@@ -49,7 +54,9 @@ export const runRoutes: Command = {
           'upstream',
           'policies',
         ] as const;
-        const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+        const cell = (r: (typeof rows)[number], c: (typeof cols)[number]) =>
+          c === 'methods' ? (r.methods?.join(',') ?? '*') : String(r[c]);
+        const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r, c).length)));
         const line = (vals: string[]) =>
           vals
             .map((v, i) => v.padEnd(widths[i]!))
@@ -59,7 +66,7 @@ export const runRoutes: Command = {
           [
             line([...cols]),
             line(widths.map((w) => '-'.repeat(w))),
-            ...rows.map((r) => line(cols.map((c) => String(r[c])))),
+            ...rows.map((r) => line(cols.map((c) => cell(r, c)))),
           ].join('\n') + '\n',
         );
       }
