@@ -11,8 +11,8 @@ import type { CacheSectionConfig } from '../policies/cache/schema.js';
 import type { ResponseCacheStore } from '../stores/response-cache.js';
 import { porticoVersion } from '../version.js';
 import { isIP } from 'node:net';
-import { dirname, resolve as resolvePath } from 'node:path';
-import type { TObject } from '@sinclair/typebox';
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import type { TObject, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { AccessLogger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -29,6 +29,9 @@ import {
   PolicyConfigError,
   type AnyPolicyDefinition,
   type PolicyEndpoint,
+  type SectionCheckContext,
+  type SectionFile,
+  type SectionPath,
 } from '../pipeline/policy.js';
 import { createTrustedProxies } from '../proxy/client-address.js';
 import { Router, type RouteSpec } from '../router/router.js';
@@ -63,7 +66,15 @@ export interface BuildDeps {
 
 export type BuildResult =
   | { readonly ok: true; readonly snapshot: GatewaySnapshot; readonly issues: readonly ConfigIssue[] }
-  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+  | {
+      readonly ok: false;
+      readonly issues: readonly ConfigIssue[];
+      /**
+       * Files besides the config the failed build read or tried to (a broken consumers file): the reloader
+       * watches them too, so fixing one reloads.
+       */
+      readonly inputs?: readonly string[];
+    };
 
 const schemaCache = new WeakMap<readonly AnyPolicyDefinition[], TObject>();
 
@@ -81,23 +92,47 @@ export function buildSnapshotFromText(text: string, file: string, deps: BuildDep
   return buildSnapshot(parseConfigText(text, file, deps.env), deps);
 }
 
-/** sha256 over the inputs' paths and contents ("" when there are none); a missing file counts as empty. */
+/** sha256 over the inputs' paths and contents ("" when there are none), read now. */
 export function digestInputs(paths: readonly string[]): string {
-  if (paths.length === 0) return '';
-  const h = createHash('sha256');
-  for (const p of paths) {
+  return digestContents(paths.map((p) => [p, undefined]));
+}
+
+/**
+ * sha256 over the inputs' paths and contents ("" when there are none). A content given is the one the
+ * build read, so a file changed while the config compiled still differs from the digest afterwards (and
+ * its reload is not taken for "unchanged"); one not given is read now. A missing file counts as empty.
+ */
+function digestContents(inputs: Iterable<readonly [string, Buffer | undefined]>): string {
+  let h: ReturnType<typeof createHash> | undefined;
+  for (const [p, content] of inputs) {
+    h ??= createHash('sha256');
     h.update(p + '\0');
+    if (content !== undefined) {
+      h.update(content);
+      continue;
+    }
     try {
       h.update(readFileSync(p));
     } catch {
       h.update('\0missing');
     }
   }
-  return h.digest('hex');
+  return h === undefined ? '' : h.digest('hex');
 }
 
 export function hashConfigText(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * The config hash (`/readyz`, `portico_config_info`, reload logs): the sha256 of the config text, or, when
+ * the config depends on other files (the consumers file), a sha256 over the text's hash and their digest,
+ * so a change of either shows.
+ */
+export function configHash(text: string, inputsDigest: string): string {
+  const textHash = hashConfigText(text);
+  if (inputsDigest === '') return textHash;
+  return createHash('sha256').update(`${textHash}\0${inputsDigest}`).digest('hex');
 }
 
 export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResult {
@@ -107,6 +142,11 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
   if (issues.hasErrors) return { ok: false, issues: issues.issues };
   const config = applyEnvOverrides(validated, deps.env, issues);
   const gw = config.gateway;
+  const baseDir = dirname(resolvePath(source.file));
+  /** Files besides the config this build depends on, with the content it read (undefined: read later). */
+  const inputs = new Map<string, Buffer | undefined>();
+  const sections = checkSections(deps.registry, config, source, issues, inputs, baseDir);
+  const failed = (): BuildResult => ({ ok: false, issues: issues.issues, inputs: [...inputs.keys()] });
 
   if (gw.admin.enabled && !isLoopbackListen(gw.admin.listen) && gw.admin.token === undefined) {
     issues.error(
@@ -151,8 +191,6 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
           (exporter) => exporter.shutdown(),
         )
       : undefined;
-  const sections = config as unknown as Readonly<Record<string, unknown>>;
-  const inputs = new Set<string>();
   const eventLog = deps.eventLogger;
   const storeConfig = gw.store;
   if (storeConfig.type === 'redis' && storeConfig.url === undefined)
@@ -229,8 +267,8 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     },
     carryOver: scope.get.bind(scope),
     section: (name: string) => sections[name],
-    baseDir: dirname(resolvePath(source.file)),
-    watchInput: (path: string) => void inputs.add(path),
+    baseDir,
+    watchInput: (path: string) => void (inputs.has(path) || inputs.set(path, undefined)),
     log: {
       info: (fields: Readonly<Record<string, unknown>>, message: string) => eventLog?.info(fields, message),
       warn: (fields: Readonly<Record<string, unknown>>, message: string) => eventLog?.warn(fields, message),
@@ -254,7 +292,7 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
 
   const compiled: CompiledRoute[] = [];
   config.routes.forEach((raw, i) => {
-    const route = normalizeRouteAuth(raw, i, config, issues);
+    const route = normalizeRouteAuth(raw, i, sections, issues);
     const match = normalizeMatch(route, i, issues);
     const c = compileRoute(route, i, match, routeDeps);
     if (c) compiled.push(c);
@@ -318,10 +356,11 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
 
   if (issues.hasErrors) {
     void deps.resources.release(scope, false);
-    return { ok: false, issues: issues.issues };
+    return failed();
   }
+  const inputsDigest = digestContents(inputs);
   const snapshot: GatewaySnapshot = {
-    hash: hashConfigText(source.text),
+    hash: configHash(source.text, inputsDigest),
     file: source.file,
     config,
     router,
@@ -337,8 +376,8 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     },
     resources: scope,
     warnings: issues.issues.filter((i) => i.severity === 'warning').map(formatIssue),
-    inputs: [...inputs],
-    inputsDigest: digestInputs([...inputs]),
+    inputs: [...inputs.keys()],
+    inputsDigest,
     upstreams: groups,
     responseCache: usedCache,
   };
@@ -367,19 +406,19 @@ export function isLoopbackListen(listen: string): boolean {
 function normalizeRouteAuth(
   route: GatewayConfig['routes'][number],
   index: number,
-  config: GatewayConfig,
+  sections: Readonly<Record<string, unknown>>,
   issues: IssueCollector,
 ): GatewayConfig['routes'][number] {
   const r = route as typeof route & { auth?: unknown };
   let authValue = r.auth;
   if (route.auth_required === true && authValue === undefined) {
-    const sections = config as unknown as {
+    // The consumers as the auth policy sees them: `consumers:` and those of the consumers file.
+    const { auth, consumers = [] } = sections as {
       auth?: { jwt?: Record<string, unknown> };
       consumers?: { api_keys?: unknown[]; password_hash?: string }[];
     };
-    const consumers = sections.consumers ?? [];
     const methods = [
-      ...(sections.auth?.jwt?.['default'] !== undefined ? ['jwt'] : []),
+      ...(auth?.jwt?.['default'] !== undefined ? ['jwt'] : []),
       ...(consumers.some((c) => (c.api_keys?.length ?? 0) > 0) ? ['api_key'] : []),
       ...(consumers.some((c) => c.password_hash !== undefined) ? ['basic'] : []),
     ];
@@ -464,4 +503,64 @@ function compileEndpoints(
 /** An endpoint policy always answers; reaching the upstream step is a bug, reported as one. */
 function endpointFallthrough(): Promise<never> {
   return Promise.reject(new Error('a gateway endpoint did not answer'));
+}
+
+/**
+ * Runs the policy definitions' `checkSections` once per load, before any route compiles; returns the root
+ * sections as policies see them (those a check replaced, e.g. the consumers joined with the consumers
+ * file's). Issues found in a file a section names are reported at their line:column in that file.
+ */
+function checkSections(
+  registry: readonly AnyPolicyDefinition[],
+  config: GatewayConfig,
+  source: LoadedSource,
+  issues: IssueCollector,
+  inputs: Map<string, Buffer | undefined>,
+  baseDir: string,
+): Readonly<Record<string, unknown>> {
+  const validated = config as unknown as Readonly<Record<string, unknown>>;
+  const sections: Record<string, unknown> = { ...validated };
+  const fileIssues: IssueCollector[] = [];
+  const loadFile = (file: string, at: SectionPath, schema: TSchema): SectionFile | undefined => {
+    const path = resolvePath(baseDir, file);
+    // Named as the config file is: relative to the working directory when the config path was.
+    const shown = isAbsolute(file) ? file : join(dirname(source.file), file);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      inputs.set(path, undefined);
+      issues.error(at, `cannot read ${shown}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      return undefined;
+    }
+    inputs.set(path, bytes);
+    const loaded = parseConfigText(bytes.toString('utf8'), shown, {}, { interpolate: false });
+    fileIssues.push(loaded.issues);
+    if (loaded.issues.hasErrors) return undefined;
+    // An empty file is the schema's default (an empty list of consumers).
+    const fallback = (schema as { default?: unknown }).default;
+    const raw = loaded.value ?? (fallback === undefined ? loaded.value : structuredClone(fallback));
+    const value = validateAgainstSchema(schema, raw, loaded.issues);
+    if (loaded.issues.hasErrors) return undefined;
+    return { file: shown, value, error: (p, message) => loaded.issues.error(p, message) };
+  };
+  const ctx: SectionCheckContext = {
+    section: (name) => validated[name],
+    baseDir,
+    error: (path, message) => issues.error(path, message),
+    loadFile,
+  };
+  for (const def of registry) {
+    if (!def.checkSections) continue;
+    let replaced: Readonly<Record<string, unknown>> | undefined;
+    try {
+      replaced = def.checkSections(ctx);
+    } catch (err) {
+      const path = err instanceof PolicyConfigError ? err.path : [];
+      issues.error(path, err instanceof Error ? err.message : String(err));
+    }
+    if (replaced !== undefined) Object.assign(sections, replaced);
+  }
+  for (const f of fileIssues) issues.issues.push(...f.issues);
+  return sections;
 }

@@ -28,7 +28,10 @@ export interface CompiledRoute {
 }
 
 export interface GatewaySnapshot {
-  /** sha256 of the config text: unchanged input is not reloaded. */
+  /**
+   * The config hash (`configHash`): sha256 of the config text, combined with the digest of the input files
+   * when there are any (the consumers file). Unchanged text and inputs are not reloaded.
+   */
   readonly hash: string;
   readonly file: string;
   readonly config: GatewayConfig;
@@ -40,7 +43,10 @@ export interface GatewaySnapshot {
   /** Resources (pools…) this snapshot uses; released when it is retired. */
   readonly resources: CarryOverScope;
   readonly warnings: readonly string[];
-  /** Files besides the config this snapshot was built from (consumers file…), with their content digest. */
+  /**
+   * Files besides the config this snapshot was built from (consumers file…), and the digest of the content
+   * the build read from them.
+   */
   readonly inputs: readonly string[];
   readonly inputsDigest: string;
   /** Named upstreams routes use, by name (admin `/upstreams`). */

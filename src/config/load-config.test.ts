@@ -131,8 +131,10 @@ describe('parseConfigText: ${VAR} interpolation', () => {
     );
   });
 
-  it('treats an empty variable without default as unset', () => {
-    assert.match(positions('a: ${EMPTY}\n', { EMPTY: '' })[0]?.[2] ?? '', /EMPTY is not set/);
+  it('refuses an empty variable without default, saying it is empty (not that it is unset)', () => {
+    const [issue] = positions('a: ${EMPTY}\n', { EMPTY: '' });
+    assert.match(issue?.[2] ?? '', /^environment variable EMPTY is empty \(write \$\{EMPTY:-default\}/);
+    assert.match(positions('a: ${UNSET}\n')[0]?.[2] ?? '', /^environment variable UNSET is not set/);
   });
 });
 

@@ -53,7 +53,17 @@ export const TEMPLATE_NAMES: ReadonlySet<string> = new Set([
   'path',
 ]);
 
-export function parseConfigText(text: string, file: string, env: Env = process.env): LoadedSource {
+export interface ParseOptions {
+  /** Replace `${VAR}` in values (gateway.yaml); false takes every value as written (the consumers file). */
+  readonly interpolate?: boolean;
+}
+
+export function parseConfigText(
+  text: string,
+  file: string,
+  env: Env = process.env,
+  options: ParseOptions = {},
+): LoadedSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
   const position = (offset: number) => {
@@ -79,33 +89,36 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
   if (doc.errors.length > 0) return { file, text, value: undefined, locate, issues };
 
   // Interpolate environment variables in scalar values, reporting unset ones where they are written.
+  const interpolate = options.interpolate ?? true;
   visit(doc, {
     Scalar(_key, node, path) {
-      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      if (!interpolate || typeof node.value !== 'string' || !node.value.includes('${')) return;
       // Keys are never interpolated.
       const parent = path[path.length - 1];
       if (parent && 'key' in parent && (parent as { key: unknown }).key === node) return;
       const source = node.value;
       const matched = node.type === 'PLAIN' ? WHOLE_VAR.exec(source) : null;
       const whole = matched && !TEMPLATE_NAMES.has(matched[1]!) ? matched : null;
-      let missing: string | undefined;
+      let missing: { name: string; empty: boolean } | undefined;
       const replaced = source.replace(VAR, (m, name: string | undefined, def: string | undefined) => {
         if (m === '$${') return '${';
         if (TEMPLATE_NAMES.has(name!)) return m;
         const v = env[name!];
         if (v !== undefined && v !== '') return v;
+        // As in a shell, `${VAR:-default}` takes the default when VAR is unset or empty.
         if (def !== undefined) return def;
-        missing ??= name;
+        missing ??= { name: name!, empty: v === '' };
         return '';
       });
       if (missing !== undefined) {
         const pos = node.range ? position(node.range[0]) : { line: 0, column: 0 };
+        const { name, empty } = missing;
         issues.issues.push({
           file,
           line: pos.line,
           column: pos.column,
           path: keyPathOf([...path, node]),
-          message: `environment variable ${missing} is not set (write \${${missing}:-default} to give a default)`,
+          message: `environment variable ${name} is ${empty ? 'empty' : 'not set'} (write \${${name}:-default} to give a default)`,
           severity: 'error',
         });
         return;

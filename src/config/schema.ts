@@ -7,6 +7,12 @@ import { UpstreamSchema, type UpstreamConfig } from './upstream-schema.js';
 
 export { UpstreamSchema };
 
+/**
+ * The shape of an IP address or CIDR (`10.0.0.0/8`, `fd00::/8`), for editors through the JSON Schema, which
+ * knows no `cidr` format. The validator checks the address itself as well (`x-format: cidr`: isCidr).
+ */
+export const CIDR_SHAPE =
+  '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[0-9A-Za-z._~-]+)?)(/[0-9]{1,3})?$';
 const LISTEN_PATTERN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$';
 export const HEADER_NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
@@ -252,7 +258,11 @@ export const GatewaySectionSchema = Type.Object(
       { additionalProperties: false, default: {}, description: 'Shared state for rate limits.' },
     ),
     trusted_proxies: Type.Array(
-      Type.String({ 'x-expected': 'an IP address or CIDR such as "10.0.0.0/8"', format: 'cidr' }),
+      Type.String({
+        pattern: CIDR_SHAPE,
+        'x-format': 'cidr',
+        'x-expected': 'an IP address or CIDR such as "10.0.0.0/8"',
+      }),
       {
         default: [],
         description:
@@ -266,7 +276,7 @@ export const GatewaySectionSchema = Type.Object(
     real_ip_header: Type.Boolean({
       default: false,
       description:
-        'Send X-Real-IP upstream with the client address (after trusted_proxies). A client-sent X-Real-IP is never passed on.',
+        'Send X-Real-IP upstream with the client address (after trusted_proxies), replacing any the client or a trusted proxy sent.',
     }),
     limits: Type.Object(
       {
@@ -444,10 +454,13 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
 
 function policyProperties(registry: readonly AnyPolicyDefinition[]): TProperties {
   const props: TProperties = {};
-  // `false` turns a policy off for this route (over `defaults:` and always-on policies).
+  // `false` turns a policy off for this route (over `defaults:` and always-on policies) — except a mandatory
+  // one, whose key only ever adds to what it does.
   for (const def of registry)
     props[def.name] = Type.Optional(
-      Type.Union([def.schema, Type.Literal(false, { description: `Turn ${def.name} off here.` })]),
+      def.mandatory !== undefined
+        ? def.schema
+        : Type.Union([def.schema, Type.Literal(false, { description: `Turn ${def.name} off here.` })]),
     );
   return props;
 }

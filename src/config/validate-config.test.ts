@@ -1,7 +1,7 @@
 // A config mistake must be reported all at once, where it is written (line, column, key path), saying what was expected; and what is left out must be filled in with the documented defaults.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TSchema } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { ResourceRegistry } from '../compiler/carry-over.js';
 import { buildSnapshotFromText } from '../compiler/compile-gateway.js';
 import { headers } from '../policies/headers/index.js';
@@ -463,4 +463,11 @@ describe('closest and isCidr', () => {
   for (const [value, ok] of cidrs) {
     it(`isCidr(${JSON.stringify(value)}) is ${ok}`, () => assert.equal(isCidr(value), ok));
   }
+});
+
+describe('unknown keys in a setting that takes none', () => {
+  it('say so instead of listing no allowed keys', () => {
+    const r = validatePolicy(Type.Object({}, { additionalProperties: false }), { strip: ['X-A'] });
+    assert.deepEqual(r.issues, ['strip: unknown key "strip"; this setting takes no keys']);
+  });
 });

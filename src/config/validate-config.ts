@@ -24,6 +24,8 @@ interface SchemaLike {
   maxLength?: number;
   pattern?: string;
   format?: string;
+  /** A check beyond what a JSON Schema says: `cidr` (an IP address or CIDR, isCidr). */
+  'x-format'?: string;
   minimum?: number;
   maximum?: number;
   default?: unknown;
@@ -195,7 +197,7 @@ function checkString(s: SchemaLike, value: unknown, path: ConfigPath, issues: Is
     (s.minLength !== undefined && value.length < s.minLength) ||
     (s.maxLength !== undefined && value.length > s.maxLength) ||
     (s.pattern !== undefined && !regex(s.pattern).test(value)) ||
-    (s.format === 'cidr' && !isCidr(value));
+    (s['x-format'] === 'cidr' && !isCidr(value));
   if (bad) issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
 }
 
@@ -281,9 +283,12 @@ function unknownKeyMessage(
       suggestion: undefined,
     };
   const suggestion = closest(key, allowed);
+  const keys = allowed.filter((k) => k !== '$schema');
   const hint = suggestion
     ? ` — did you mean "${suggestion}"?`
-    : `; allowed keys: ${allowed.filter((k) => k !== '$schema').join(', ')}`;
+    : keys.length === 0
+      ? '; this setting takes no keys'
+      : `; allowed keys: ${keys.join(', ')}`;
   return { text: `unknown key "${key}"${hint}`, suggestion };
 }
 

@@ -52,6 +52,41 @@ export interface CompileContext {
   readonly log: PolicyLog;
 }
 
+/** A key path in a config file, e.g. ["consumers", 2, "password_hash"]. */
+export type SectionPath = readonly (string | number)[];
+
+/**
+ * What a definition's `checkSections` may use, once per config load before any route is compiled: its root
+ * sections (validated and defaulted), a way to report a problem at a key path of gateway.yaml, and a way
+ * to read a file the config names exactly as gateway.yaml is read.
+ */
+export interface SectionCheckContext {
+  section(name: string): unknown;
+  /** Directory of the config file: relative paths start here. */
+  readonly baseDir: string;
+  /** Reports an error at a key path of gateway.yaml (with its line:column). */
+  error(path: SectionPath, message: string): void;
+  /**
+   * Reads a YAML file the config names (`file`, relative to baseDir; `at` is the key path in gateway.yaml
+   * naming it) with positions kept and no `${VAR}` interpolation, and validates it against `schema` as
+   * gateway.yaml is validated: defaults applied, every issue (did-you-mean included) reported at its
+   * line:column in that file. The file becomes an input of the snapshot: a change of its content reloads
+   * the gateway and changes the config hash. Undefined when it cannot be read, parsed or validated (the
+   * issues are reported already).
+   */
+  loadFile(file: string, at: SectionPath, schema: TSchema): SectionFile | undefined;
+}
+
+/** A file read through `SectionCheckContext.loadFile`. */
+export interface SectionFile {
+  /** The file as issues name it (relative to the working directory when the config path was). */
+  readonly file: string;
+  /** The validated value, defaults applied. */
+  readonly value: unknown;
+  /** Reports an error at a key path of this file (with its line:column). */
+  error(path: SectionPath, message: string): void;
+}
+
 /** The part of the event logger policies use. */
 export interface PolicyLog {
   info(fields: Readonly<Record<string, unknown>>, message: string): void;
@@ -111,6 +146,11 @@ export interface PolicyDefinition<S extends TSchema = TSchema> {
    * when the route does not set the key, or undefined to stay off.
    */
   implicitConfig?(gateway: GatewaySettingsView): Static<S> | undefined;
+  /**
+   * Set for policies that protect the upstream and may not be turned off per route (identity headers): the
+   * route key then takes only the policy's schema, never `false`. The text says why, in error messages.
+   */
+  readonly mandatory?: string;
   /** Builds the per-route instance. Runs at load time; throw a ConfigIssue-carrying error to reject config. */
   create(config: Static<S>, ctx: CompileContext): Policy;
   /**
@@ -118,6 +158,14 @@ export interface PolicyDefinition<S extends TSchema = TSchema> {
    * the config schema and reach the policy through `ctx.section(name)`.
    */
   readonly sections?: Readonly<Record<string, TSchema>>;
+  /**
+   * Checks this policy's root sections as a whole, once per config load, after they passed their schemas
+   * and before any route is compiled: what a schema cannot say (a password hash that can never match, two
+   * consumers with one id), and files the sections name (`auth.consumers_file`). Sections it returns
+   * replace the validated ones for `ctx.section(name)` (e.g. the consumers of the file joined to
+   * `consumers:`).
+   */
+  checkSections?(ctx: SectionCheckContext): Readonly<Record<string, unknown>> | undefined;
   /**
    * Routes the gateway answers itself on behalf of this policy (e.g. the token endpoint and its JWKS), built
    * from the root sections. Each runs the always-on policies, then `policy`, whose onRequest must answer.

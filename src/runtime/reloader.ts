@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../compiler/compile-gateway.js';
-import { digestInputs, hashConfigText } from '../compiler/compile-gateway.js';
+import { configHash, digestInputs } from '../compiler/compile-gateway.js';
 import type { GatewaySnapshot } from '../compiler/snapshot.js';
 import { formatIssue } from '../config/config-issue.js';
 import type { SnapshotHolder } from './snapshot-holder.js';
@@ -36,6 +36,8 @@ export function createReloader(o: ReloaderOptions): Reloader {
   let chain: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', hash: o.holder.current.hash });
   let debounce: NodeJS.Timeout | undefined;
   let closed = false;
+  /** Inputs of the last failed build (a broken consumers file): watched too, so fixing one reloads. */
+  let pendingInputs: readonly string[] = [];
 
   async function reloadNow(reason: string): Promise<ReloadOutcome> {
     let text: string;
@@ -49,18 +51,21 @@ export function createReloader(o: ReloaderOptions): Reloader {
       );
       return { status: 'failed', errors: [msg] };
     }
-    const hash = hashConfigText(text);
     const current = o.holder.current;
-    if (hash === current.hash && digestInputs(current.inputs) === current.inputsDigest) {
+    // The config hash covers the text and the input files (the consumers file): a change of either is a
+    // change. The inputs are read now, after the event that triggered this reload.
+    if (configHash(text, digestInputs(current.inputs)) === current.hash) {
       o.logger.debug(
-        { event: 'config_unchanged', reason, config_hash: hash.slice(0, 12) },
+        { event: 'config_unchanged', reason, config_hash: current.hash.slice(0, 12) },
         'config unchanged',
       );
-      return { status: 'unchanged', hash };
+      return { status: 'unchanged', hash: current.hash };
     }
     const started = performance.now();
     const result = o.build(text);
     if (!result.ok) {
+      pendingInputs = result.inputs ?? [];
+      updateWatchers();
       const errors = result.issues.filter((i) => i.severity === 'error').map(formatIssue);
       o.logger.error(
         { event: 'config_reload_failed', reason, errors },
@@ -72,7 +77,9 @@ export function createReloader(o: ReloaderOptions): Reloader {
       if (i.severity === 'warning') o.logger.warn({ event: 'config_warning' }, formatIssue(i));
     const prev = o.holder.swap(result.snapshot);
     o.onSwap(result.snapshot, prev);
+    pendingInputs = [];
     updateWatchers();
+    const hash = result.snapshot.hash;
     o.logger.info(
       {
         event: 'config_reloaded',
@@ -114,12 +121,15 @@ export function createReloader(o: ReloaderOptions): Reloader {
   function watchedNames(dir: string): Set<string> {
     const names = new Set<string>();
     if (dirname(o.file) === dir) names.add(basename(o.file));
-    for (const input of o.holder.current.inputs) if (dirname(input) === dir) names.add(basename(input));
+    for (const input of watchedInputs()) if (dirname(input) === dir) names.add(basename(input));
     return names;
+  }
+  function watchedInputs(): readonly string[] {
+    return [...o.holder.current.inputs, ...pendingInputs];
   }
   function updateWatchers(): void {
     if (!o.watch || closed) return;
-    const dirs = new Set([dirname(o.file), ...o.holder.current.inputs.map((p) => dirname(p))]);
+    const dirs = new Set([dirname(o.file), ...watchedInputs().map((p) => dirname(p))]);
     for (const [dir, w] of watchers)
       if (!dirs.has(dir)) {
         w.close();

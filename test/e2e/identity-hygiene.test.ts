@@ -26,6 +26,7 @@ const FORGED = [
   'x_authenticated_scopes',
   'X_Authenticated_Tier',
   'X_Consumer_Id',
+  'X-Consumer-Groups',
   'x-consumer_username',
   'Remote_User', // configured as identity_headers.strip
 ];
@@ -95,6 +96,11 @@ routes:
     path: /sso
     upstream: ${up.url}
     auth: forward_auth:sso
+  - name: more
+    path: /more
+    upstream: ${up.url}
+    auth: jwt
+    identity_headers: { strip: [X-Internal-Route] }
 `);
   });
   after(async () => {
@@ -247,5 +253,48 @@ routes:
       );
       return true;
     });
+  });
+
+  it('a route may add names to strip; the protected ones stay removed', async () => {
+    const before = up.received.length;
+    const res = await send('/more', [
+      'Authorization',
+      `Bearer ${await token({ sub: 'alice' })}`,
+      'X_Internal_Route',
+      'forged-by-client',
+      'X-Consumer-Groups',
+      'admins',
+      ...forged,
+    ]);
+    assert.equal(res.status, 200, res.body.toString());
+    assert.equal(up.received.length, before + 1);
+    const got = lastReceived();
+    assert.deepEqual(rawValues(got.rawHeaders, 'x-internal-route'), []);
+    assert.deepEqual(rawValues(got.rawHeaders, 'x-consumer-groups'), []);
+    assert.deepEqual(rawValues(got.rawHeaders, 'x-authenticated-user'), ['alice']);
+  });
+
+  it('identity stripping cannot be turned off: identity_headers: false is refused with its line', async () => {
+    for (const where of ['route', 'defaults'] as const) {
+      const yaml =
+        where === 'route'
+          ? `routes:\n  - name: r\n    path: /r\n    upstream: ${up.url}\n    identity_headers: false\n`
+          : `defaults:\n  identity_headers: false\nroutes:\n  - name: r\n    path: /r\n    upstream: ${up.url}\n`;
+      await assert.rejects(startTestGateway(yaml), (err: Error) => {
+        assert.match(
+          err.message,
+          /gateway\.yaml:\d+:\d+ (routes\[0\]|defaults)\.identity_headers: expected a mapping such as \{ strip: \[X-Internal-User\] \} \(identity headers are removed on every route and cannot be turned off\), got false/,
+        );
+        return true;
+      });
+    }
+  });
+
+  it('a route key with no such setting names the keys it takes', async () => {
+    const yaml = `routes:\n  - name: r\n    path: /r\n    upstream: ${up.url}\n    identity_headers: { remove: [X-A] }\n`;
+    await assert.rejects(
+      startTestGateway(yaml),
+      /identity_headers\.remove: unknown key "remove"; allowed keys: strip/,
+    );
   });
 });

@@ -512,7 +512,7 @@ describe(
       await assert.rejects(startTestGateway(yaml, { env: { nope: '' } }), (err: Error) => {
         assert.match(
           err.message,
-          /gateway\.yaml:10:\d+ routes\[0\]\.transform\.response\.set\.a: environment variable nope is not set/,
+          /gateway\.yaml:10:\d+ routes\[0\]\.transform\.response\.set\.a: environment variable nope is empty/,
         );
         return true;
       });

@@ -1,13 +1,10 @@
 // The consumers the gateway knows: from `consumers:` and the optional `auth.consumers_file`. API keys are
 // looked up by their SHA-256 (the config holds only hashes); the final comparison is constant-time.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { Value } from '@sinclair/typebox/value';
-import { parse } from 'yaml';
-import { PolicyConfigError } from '../../pipeline/policy.js';
+import { PolicyConfigError, type SectionCheckContext, type SectionPath } from '../../pipeline/policy.js';
 import type { Identity } from '../../pipeline/identity.js';
-import { ConsumersSchema, type Consumer } from './schema.js';
+import { passwordHashIssue } from './passwords.js';
+import { ConsumersSchema, type AuthSection, type Consumer } from './schema.js';
 
 export interface ConsumerEntry {
   readonly consumer: Consumer;
@@ -25,27 +22,89 @@ export interface ConsumerDirectory {
   readonly hasPasswords: boolean;
 }
 
-/** Reads `auth.consumers_file` (a YAML list of consumers) and validates it; errors name the file. */
-export function loadConsumersFile(file: string, baseDir: string): Consumer[] {
-  const path = isAbsolute(file) ? file : resolve(baseDir, file);
-  let data: unknown;
-  try {
-    data = parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new PolicyConfigError(
-      `cannot read the consumers file ${path}: ${err instanceof Error ? err.message : String(err)}`,
-      ['consumers_file'],
-    );
+/**
+ * The consumers of `consumers:` and of `auth.consumers_file`, checked once per config load: the file is
+ * read and validated like gateway.yaml (issues at their line:column in that file), and what a schema
+ * cannot say is reported where it is written — a password or client secret hash that can never match, an
+ * id declared twice, an API key hash two consumers share. Returns every consumer that can be used.
+ */
+export function loadConsumers(ctx: SectionCheckContext): Consumer[] {
+  const section = ctx.section('auth') as AuthSection | undefined;
+  const inline = (ctx.section('consumers') ?? []) as Consumer[];
+  const entries: ConsumerEntryAt[] = inline.map((consumer, i) => ({
+    consumer,
+    where: `consumers[${i}]`,
+    error: (path, message) => ctx.error(['consumers', i, ...path], message),
+  }));
+  const file = section?.consumers_file;
+  if (file !== undefined) {
+    const loaded = ctx.loadFile(file, ['auth', 'consumers_file'], ConsumersSchema);
+    if (loaded !== undefined)
+      (loaded.value as Consumer[]).forEach((consumer, i) =>
+        entries.push({
+          consumer,
+          where: `${loaded.file} [${i}]`,
+          error: (path, message) => loaded.error([i, ...path], message),
+        }),
+      );
   }
-  const list = data === null || data === undefined ? [] : data;
-  const withDefaults = Value.Default(ConsumersSchema, Value.Clone(list));
-  const first = Value.Errors(ConsumersSchema, withDefaults).First();
-  if (first)
-    throw new PolicyConfigError(
-      `the consumers file ${path} is invalid at ${first.path || '/'}: ${first.message}`,
-      ['consumers_file'],
-    );
-  return withDefaults as Consumer[];
+  return checkConsumers(entries);
+}
+
+/** A consumer with where it is written, for issues. */
+interface ConsumerEntryAt {
+  readonly consumer: Consumer;
+  /** `consumers[2]`, or `consumers.yaml [0]`. */
+  readonly where: string;
+  error(path: SectionPath, message: string): void;
+}
+
+function checkConsumers(entries: readonly ConsumerEntryAt[]): Consumer[] {
+  const ids = new Map<string, ConsumerEntryAt>();
+  const keys = new Map<string, ConsumerEntryAt>();
+  const usable: Consumer[] = [];
+  for (const entry of entries) {
+    const c = entry.consumer;
+    let ok = true;
+    if (c.password_hash !== undefined) {
+      const issue = passwordHashIssue(c.password_hash);
+      if (issue !== undefined)
+        entry.error(
+          ['password_hash'],
+          `a password hash that can never match: ${issue}; portico hash-password prints one`,
+        );
+    }
+    const secret = c.client_secret_hash;
+    if (secret !== undefined && !secret.startsWith('sha256:')) {
+      const issue = passwordHashIssue(secret);
+      if (issue !== undefined)
+        entry.error(
+          ['client_secret_hash'],
+          `a secret hash that can never match: ${issue}; portico hash-key prints one`,
+        );
+    }
+    const first = ids.get(c.id);
+    if (first !== undefined) {
+      entry.error(['id'], `consumer "${c.id}" is declared twice (also ${first.where})`);
+      ok = false;
+    } else ids.set(c.id, entry);
+    c.api_keys.forEach((hash, i) => {
+      const other = keys.get(hash);
+      if (other === undefined) {
+        keys.set(hash, entry);
+        return;
+      }
+      entry.error(
+        ['api_keys', i],
+        other === entry
+          ? `this API key hash is listed twice for consumer "${c.id}"`
+          : `consumers "${other.consumer.id}" (${other.where}) and "${c.id}" share this API key hash`,
+      );
+      ok = false;
+    });
+    if (ok) usable.push(c);
+  }
+  return usable;
 }
 
 export function createConsumerDirectory(consumers: readonly Consumer[]): ConsumerDirectory {

@@ -27,7 +27,7 @@ import {
 import {
   consumerIdentity,
   createConsumerDirectory,
-  loadConsumersFile,
+  loadConsumers,
   type ConsumerDirectory,
 } from './consumers.js';
 import { claimOf, createJwtVerifier, identityFromClaims, JwtError, type JwtVerifier } from './jwt/index.js';
@@ -35,7 +35,7 @@ import { createPasswordVerifier, type PasswordVerifier } from './passwords.js';
 import { createForwardAuth, ForwardAuthUnavailable, type ForwardAuth } from './forward-auth.js';
 import { createTokenIssuer, TokenRejected, type PartnerToken, type TokenIssuer } from './token-issuer.js';
 
-import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -77,6 +77,9 @@ export const auth = definePolicy({
   summary: 'Authenticates the client (JWT, API key, Basic, forward-auth) and sets the identity headers.',
   schema: RouteAuthSchema,
   sections: { auth: AuthSectionSchema, consumers: ConsumersSchema },
+  // `consumers` as every route and the token endpoint see it: the usable consumers of `consumers:` and of
+  // `auth.consumers_file`, checked once with the config (each problem reported once, where it is written).
+  checkSections: (ctx) => ({ consumers: loadConsumers(ctx) }),
   endpoints(ctx: CompileContext): readonly PolicyEndpoint[] {
     const section = ctx.section('auth') as AuthSection | undefined;
     const te = section?.token_endpoint;
@@ -207,16 +210,11 @@ export const auth = definePolicy({
   },
 });
 
+/** The consumers of `consumers:` and `auth.consumers_file` (joined and checked by `checkSections`). */
 function consumerDirectory(ctx: CompileContext): ConsumerDirectory {
-  const section = ctx.section('auth') as AuthSection;
-  const inline = (ctx.section('consumers') ?? []) as Consumer[];
-  let fromFile: Consumer[] = [];
-  if (section.consumers_file !== undefined) {
-    ctx.watchInput(resolve(ctx.baseDir, section.consumers_file));
-    fromFile = loadConsumersFile(section.consumers_file, ctx.baseDir);
-  }
+  const consumers = (ctx.section('consumers') ?? []) as Consumer[];
   try {
-    return createConsumerDirectory([...inline, ...fromFile]);
+    return createConsumerDirectory(consumers);
   } catch (err) {
     if (err instanceof PolicyConfigError) throw new PolicyConfigError(`consumers: ${err.message}`, err.path);
     throw err;
@@ -492,21 +490,10 @@ function checkSigningKeys(te: TokenEndpointConfig, baseDir: string): void {
 function tokenIssuer(ctx: CompileContext): TokenIssuer {
   const section = ctx.section('auth') as AuthSection;
   const te = section.token_endpoint!;
+  // Those of the consumers file included: a changed file gets an issuer that knows the new set.
   const consumers = (ctx.section('consumers') ?? []) as Consumer[];
-  // The consumers file's content is part of the key: a changed file gets an issuer that knows the new set.
-  const file = section.consumers_file;
-  let fileDigest = '';
-  if (file !== undefined) {
-    try {
-      fileDigest = createHash('sha256')
-        .update(readFileSync(resolve(ctx.baseDir, file)))
-        .digest('hex');
-    } catch {
-      fileDigest = 'unreadable';
-    }
-  }
   return ctx.carryOver(
-    `auth:token-issuer:${JSON.stringify(te)}:${JSON.stringify(consumers)}:${fileDigest}:${ctx.baseDir}`,
+    `auth:token-issuer:${JSON.stringify(te)}:${JSON.stringify(consumers)}:${ctx.baseDir}`,
     () => {
       checkSigningKeys(te, ctx.baseDir);
       const directory = consumerDirectory(ctx);

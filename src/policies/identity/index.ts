@@ -6,9 +6,24 @@
 import { Type } from '@sinclair/typebox';
 import { definePolicy } from '../../pipeline/policy.js';
 import type { Exchange } from '../../pipeline/exchange.js';
-import { foldHeaderName } from '../../pipeline/header-rules.js';
+import { foldHeaderName, HEADER_NAME_PATTERN } from '../../pipeline/header-rules.js';
 
-export const schema = Type.Object({}, { additionalProperties: false });
+export const schema = Type.Object(
+  {
+    strip: Type.Optional(
+      Type.Array(Type.String({ pattern: HEADER_NAME_PATTERN, 'x-expected': 'a header name' }), {
+        description: 'More client headers removed on this route, besides the protected ones.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Identity headers are removed on every route; a route may name more headers to remove (strip), never fewer.',
+    'x-expected':
+      'a mapping such as { strip: [X-Internal-User] } (identity headers are removed on every route and cannot be turned off)',
+  },
+);
 
 interface IdentityHeadersSection {
   readonly identity_headers?: {
@@ -60,11 +75,16 @@ export const identity = definePolicy({
     'Removes client-sent identity headers (X-Authenticated-*, X-Consumer-*, configured names; case and _/- folded) on every route.',
   schema,
   implicitConfig: () => ({}),
-  create(_config, ctx) {
+  mandatory:
+    'identity headers are removed on every route, so an upstream can trust them; a route may add names with `strip`',
+  create(config, ctx) {
     const section = (ctx.section('auth') ?? {}) as IdentityHeadersSection;
     const h = section.identity_headers;
     const names: ReadonlySet<string> = new Set(
-      h ? [h.user, h.roles, h.scopes, h.tier, h.consumer, ...h.strip].map(foldHeaderName) : [],
+      [
+        ...(h ? [h.user, h.roles, h.scopes, h.tier, h.consumer, ...h.strip] : []),
+        ...(config.strip ?? []),
+      ].map(foldHeaderName),
     );
     const firstChars = identityFirstChars(names);
     const owned = (lowerName: string): boolean => ownedIdentityHeader(lowerName, names);
