@@ -7,7 +7,7 @@ import { cache } from '../src/policies/cache/index.js';
 import { CacheSchema } from '../src/policies/cache/schema.js';
 import { testContext, testExchange } from '../src/pipeline/testing.js';
 import type { GatewayResponse } from '../src/pipeline/gateway-response.js';
-import { createMemoryResponseCache } from '../src/stores/memory/response-cache.js';
+import { createMemoryResponseCache } from '../src/policies/cache/store/memory.js';
 
 const store = createMemoryResponseCache({ maxBytes: 64 * 1024 * 1024, sweepIntervalMs: 0 });
 const ctx = {

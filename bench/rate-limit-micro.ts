@@ -2,7 +2,7 @@
 // refuses), without sockets or the VM's noise — what the policy step adds per request. Run:
 //   node --import tsx bench/rate-limit-micro.ts
 import { rateLimit } from '../src/policies/rate-limit/index.js';
-import { createMemoryRateLimitStore } from '../src/stores/memory/rate-limit.js';
+import { createMemoryRateLimitStore } from '../src/policies/rate-limit/store/memory.js';
 import { testContext, testExchange } from '../src/pipeline/testing.js';
 import type { GatewayResponse } from '../src/pipeline/gateway-response.js';
 

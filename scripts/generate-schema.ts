@@ -3,7 +3,8 @@
 // the committed file is stale.
 import { writeFileSync } from 'node:fs';
 import { gatewayJsonSchema } from '../src/config/json-schema.js';
+import { policyRegistry } from '../src/policies/registry.js';
 
 const out = new URL('../schema/gateway.schema.json', import.meta.url);
-writeFileSync(out, gatewayJsonSchema());
+writeFileSync(out, gatewayJsonSchema(policyRegistry));
 process.stdout.write(`wrote ${out.pathname}\n`);

@@ -5,11 +5,12 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Gateway } from '../runtime/gateway.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { PROBLEM_CONTENT_TYPE, problemBody } from '../http/problem.js';
-import { Problem } from '../http/problem.js';
-import { problems } from '../http/problems.js';
-import { newTraceId } from '../observability/trace-ids.js';
-import { purgeKey } from '../policies/cache/purge-key.js';
+import { PROBLEM_CONTENT_TYPE, problemBody } from '../problems/problem.js';
+import { Problem } from '../problems/problem.js';
+import { problems } from '../problems/catalog.js';
+import { newTraceId } from '../pipeline/trace-ids.js';
+import type { AdminAction, AdminReply } from '../pipeline/policy.js';
+import { readStream } from '../pipeline/body.js';
 import { readClocks, upstreamView } from './upstream-view.js';
 
 export interface AdminServer {
@@ -25,13 +26,14 @@ export async function startAdminServer(
   metrics?: GatewayMetrics,
 ): Promise<AdminServer> {
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const purge = path === '/cache/purge';
-    if (purge ? req.method !== 'POST' : req.method !== 'GET' && req.method !== 'HEAD')
-      return sendProblem(
-        res,
-        problems.methodNotAllowed(req.method ?? '', purge ? ['POST'] : ['GET', 'HEAD']),
-      );
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    // Operations policies expose (the cache purge), as the current config declares them.
+    const entry = gateway.holder.current.admin.get(path);
+    const allowed = entry ? [entry.method] : ['GET', 'HEAD'];
+    if (!allowed.includes(req.method ?? ''))
+      return sendProblem(res, problems.methodNotAllowed(req.method ?? '', allowed));
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const snap = gateway.holder.current;
@@ -65,10 +67,21 @@ export async function startAdminServer(
       );
       return;
     }
-    if (purge) {
-      purgeCache(gateway, req).then(
-        ([status, body]) => (body instanceof Problem ? sendProblem(res, body) : sendJson(res, status, body)),
-        () => sendProblem(res, problems.serviceUnavailable('The cache store did not answer')),
+    if (entry) {
+      const action = entry.action;
+      if (action === undefined)
+        return sendProblem(
+          res,
+          new Problem({
+            code: 'route-not-found',
+            status: 404,
+            title: 'Nothing to act on',
+            detail: `No route uses the ${entry.policy} policy, so ${path} has nothing to act on`,
+          }),
+        );
+      runAction(action, req, q < 0 ? '' : url.slice(q + 1)).then(
+        (reply) => sendJson(res, reply.status, reply.body),
+        (err: unknown) => sendProblem(res, err instanceof Problem ? err : problems.internalError()),
       );
       return;
     }
@@ -107,61 +120,19 @@ export async function startAdminServer(
   };
 }
 
-/** Largest purge request body read. */
-const PURGE_BODY_MAX = 16_384;
+/** Largest admin action request body read. */
+const ACTION_BODY_MAX = 16_384;
 
-/**
- * POST /cache/purge with one of {"key": "<URL or cache key>"}, {"prefix": "/path/prefix"}, {"tag": "<tag>"}:
- * removes the matching entries of the current config's response cache and says how many.
- */
-async function purgeCache(gateway: Gateway, req: http.IncomingMessage): Promise<[number, unknown]> {
-  const store = gateway.holder.current.responseCache;
-  if (store === undefined)
-    return [
-      404,
-      new Problem({
-        code: 'route-not-found',
-        status: 404,
-        title: 'No cache',
-        detail: 'No route caches responses',
-      }),
-    ];
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > PURGE_BODY_MAX) return [413, problems.payloadTooLarge(PURGE_BODY_MAX)];
-    chunks.push(chunk as Buffer);
-  }
+/** Reads the call's JSON body (bounded) and runs the action; a body too large is refused with 413. */
+async function runAction(action: AdminAction, req: http.IncomingMessage, query: string): Promise<AdminReply> {
+  const bytes = await readStream(req, ACTION_BODY_MAX, (limit) => problems.payloadTooLarge(limit));
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = bytes.length === 0 ? undefined : JSON.parse(bytes.toString('utf8'));
   } catch {
     body = undefined;
   }
-  const request = body as { key?: unknown; prefix?: unknown; tag?: unknown } | undefined;
-  const given = request === undefined || request === null ? [] : Object.keys(request);
-  const value = given.length === 1 ? (request as Record<string, unknown>)[given[0]!] : undefined;
-  if (typeof value !== 'string' || value === '' || !['key', 'prefix', 'tag'].includes(given[0]!))
-    return [
-      400,
-      problems.badRequest(
-        'Send a JSON object with one of "key", "prefix" (a path prefix) or "tag", a non-empty string',
-      ),
-    ];
-  let purged: number;
-  if (given[0] === 'key') {
-    // A URL, or `<path>?<query>\n<host>`, covers that URL on every route, for every consumer and variant; a
-    // full key (with its route and consumer parts) that entry and its variants. The host may carry its port.
-    const key = purgeKey(value);
-    if (typeof key !== 'string') return [400, problems.badRequest(`Cannot purge this key: ${key.refused}`)];
-    const exact = (await store.delete(key)) ? 1 : 0;
-    purged = exact + (await store.purgePrefix(key + '\n'));
-  } else if (given[0] === 'prefix') {
-    if (!value.startsWith('/')) return [400, problems.badRequest('A prefix is a path: it starts with "/"')];
-    purged = await store.purgePrefix(value);
-  } else purged = await store.purgeTag(value);
-  return [200, { purged, [given[0]!]: value }];
+  return action.handle({ body, query: new URLSearchParams(query) });
 }
 
 /** `GET /upstreams/<name>` for a name the current config has no upstream group for. */

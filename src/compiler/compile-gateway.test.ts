@@ -7,7 +7,8 @@ import type { Env } from '../config/load-config.js';
 import { policyRegistry } from '../policies/registry.js';
 import type { RouterRequest } from '../router/router.js';
 import { ResourceRegistry } from './carry-over.js';
-import { type BuildResult, buildSnapshotFromText, isLoopbackListen } from './compile-gateway.js';
+import { type BuildResult, buildSnapshotFromText } from './compile-gateway.js';
+import { isLoopbackListen } from './check-config.js';
 import type { GatewaySnapshot } from './snapshot.js';
 
 function depsFor(env: Env) {

@@ -8,7 +8,6 @@ import type { Exchange } from '../pipeline/exchange.js';
 import type { GatewayResponse } from '../pipeline/gateway-response.js';
 import {
   type AnyPolicyDefinition,
-  type CompileContext,
   PHASES,
   type Policy,
   PolicyConfigError,
@@ -21,10 +20,11 @@ import { UpstreamGroup, type UpstreamEvents } from '../proxy/upstream-group.js';
 import type { UpstreamConfig } from '../config/upstream-schema.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { CarryOverScope } from './carry-over.js';
+import type { PolicyServices } from './compile-context.js';
 import type { CompiledRoute } from './snapshot.js';
 
 /** Built-in defaults where neither the route nor `defaults:` says anything. */
-export const BUILTIN_TIMEOUT_MS = 30_000;
+const BUILTIN_TIMEOUT_MS = 30_000;
 const BUILTIN_CONNECT_MS = 5_000;
 const BUILTIN_KEEP_ALIVE_MS = 4_000;
 
@@ -33,7 +33,7 @@ export interface RouteCompileDeps {
   readonly registry: readonly AnyPolicyDefinition[];
   readonly scope: CarryOverScope;
   readonly issues: IssueCollector;
-  readonly context: Omit<CompileContext, 'routeName'>;
+  readonly services: PolicyServices;
   readonly complete: readonly ((ex: Exchange) => void)[];
   /** Records each route's requests (metrics), when metrics are on. */
   readonly metrics?: GatewayMetrics | undefined;
@@ -92,6 +92,35 @@ export function compileRoute(
   };
 }
 
+/**
+ * The route as its policies read it: each definition's `normalizeRoute` folds the brief's short forms
+ * (`auth_required: true`) into its own key; errors are reported at the route's keys.
+ */
+export function normalizeRoute(
+  route: RouteConfig,
+  index: number,
+  registry: readonly AnyPolicyDefinition[],
+  sections: Readonly<Record<string, unknown>>,
+  issues: IssueCollector,
+): RouteConfig {
+  let out = route;
+  const ctx = {
+    section: (name: string) => sections[name],
+    error: (path: readonly (string | number)[], message: string) =>
+      issues.error(['routes', index, ...path], message),
+  };
+  for (const def of registry) {
+    if (!def.normalizeRoute) continue;
+    try {
+      out = def.normalizeRoute(out, ctx) as RouteConfig;
+    } catch (err) {
+      const path = err instanceof PolicyConfigError ? err.path : [];
+      ctx.error(path, err instanceof Error ? err.message : String(err));
+    }
+  }
+  return out;
+}
+
 interface NamedPolicy {
   readonly name: string;
   readonly phase: number;
@@ -102,17 +131,17 @@ interface NamedPolicy {
 export function createPolicies(
   route: Readonly<Record<string, unknown>>,
   routeName: string,
-  deps: Pick<RouteCompileDeps, 'config' | 'registry' | 'issues' | 'context'>,
+  deps: Pick<RouteCompileDeps, 'config' | 'registry' | 'issues' | 'services'>,
   at: (policy: string, rest: readonly (string | number)[]) => (string | number)[],
 ): NamedPolicy[] | undefined {
   const out: NamedPolicy[] = [];
   let ok = true;
   for (const def of deps.registry) {
     const config =
-      route[def.name] ?? deps.config.defaults[def.name] ?? def.implicitConfig?.(deps.context.gateway);
+      route[def.name] ?? deps.config.defaults[def.name] ?? def.implicitConfig?.(deps.services.gateway);
     if (config === undefined || config === false) continue;
     try {
-      const policy = def.create(config, { ...deps.context, routeName });
+      const policy = def.create(config, deps.services.contextFor(def.name, routeName));
       out.push({ name: def.name, phase: PHASES.indexOf(def.phase), policy });
     } catch (err) {
       ok = false;

@@ -13,7 +13,8 @@ import { formatIssue } from '../config/config-issue.js';
 import { definePolicy, type AnyPolicyDefinition } from '../pipeline/policy.js';
 import { policyRegistry } from '../policies/registry.js';
 import { ResourceRegistry } from './carry-over.js';
-import { type BuildResult, buildSnapshotFromFile, configHash, digestInputs } from './compile-gateway.js';
+import { type BuildResult, buildSnapshotFromFile } from './compile-gateway.js';
+import { configHash, digestInputs } from './config-inputs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-consumers-file-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,12 +1,12 @@
 // The compiled, immutable gateway: what a request walks. Built once per config load; never mutated.
-import type { ResponseCacheStore } from '../stores/response-cache.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { NormalizedMatch } from '../config/normalize-config.js';
 import type { IngressSettings } from '../http/read-request.js';
 import type { CompiledPipeline } from '../pipeline/run-pipeline.js';
 import type { Policy } from '../pipeline/policy.js';
+import type { AdminEntry } from './compile-context.js';
 import type { Router } from '../router/router.js';
-import type { PathEscapes } from '../router/normalize-path.js';
+import type { PathEscapes } from '../lib/normalize-path.js';
 import type { CarryOverScope } from './carry-over.js';
 import type { UpstreamGroup } from '../proxy/upstream-group.js';
 
@@ -51,6 +51,6 @@ export interface GatewaySnapshot {
   readonly inputsDigest: string;
   /** Named upstreams routes use, by name (admin `/upstreams`). */
   readonly upstreams: ReadonlyMap<string, UpstreamGroup>;
-  /** The response cache, when a route caches (admin `/cache/purge`). */
-  readonly responseCache: ResponseCacheStore | undefined;
+  /** Admin paths of the policies (the cache purge), with the action a route registered, by path. */
+  readonly admin: ReadonlyMap<string, AdminEntry>;
 }

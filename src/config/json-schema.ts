@@ -2,8 +2,8 @@
 // Keys that have a default are not "required" for an editor: the gateway fills them in. An editor sees the
 // file before `${VAR}` interpolation, so every value a variable may stand for also accepts that form (the
 // validator checks the interpolated value as strictly as ever).
-import { configSchema } from '../compiler/compile-gateway.js';
-import { policyRegistry } from '../policies/registry.js';
+import type { AnyPolicyDefinition } from '../pipeline/policy.js';
+import { configSchema } from './schema.js';
 
 type Node = { [k: string]: unknown };
 
@@ -25,7 +25,7 @@ function relaxDefaults(node: unknown): unknown {
 const VARIABLE = '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}';
 
 /** Where the two forms live in the document (`#/$defs/...`). */
-export const INTERPOLATION_DEFS = {
+const INTERPOLATION_DEFS = {
   interpolated: {
     type: 'string',
     pattern: VARIABLE,
@@ -79,7 +79,7 @@ const SINGLE = ['items', 'additionalProperties', 'not'];
  * the description and default outside. Keys are never interpolated, so names (property names, pattern
  * properties) are left alone.
  */
-export function acceptVariables(node: unknown): unknown {
+function acceptVariables(node: unknown): unknown {
   if (typeof node !== 'object' || node === null || Array.isArray(node)) return node;
   const n = node as Node;
   if (isScalar(n)) {
@@ -101,8 +101,9 @@ export function acceptVariables(node: unknown): unknown {
   return out;
 }
 
-export function gatewayJsonSchema(): string {
-  const relaxed = relaxDefaults(JSON.parse(JSON.stringify(configSchema(policyRegistry)))) as Node;
+/** The JSON Schema of gateway.yaml with the policies of `registry`. */
+export function gatewayJsonSchema(registry: readonly AnyPolicyDefinition[]): string {
+  const relaxed = relaxDefaults(JSON.parse(JSON.stringify(configSchema(registry)))) as Node;
   const schema = acceptVariables(relaxed) as Node;
   return (
     JSON.stringify(

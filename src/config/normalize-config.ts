@@ -3,14 +3,9 @@
 // compiler reads, reporting conflicts where they are written.
 import type { IssueCollector } from './config-issue.js';
 import type { Env } from './load-config.js';
-import {
-  ACCESS_LOG_FIELDS,
-  type AccessLogField,
-  type GatewayConfig,
-  HEADER_NAME_PATTERN,
-  type MatchConfig,
-  type RouteConfig,
-} from './schema.js';
+import type { GatewayConfig, MatchConfig, RouteConfig } from './schema.js';
+import { ACCESS_LOG_FIELDS, type AccessLogField } from './gateway-schema.js';
+import { HEADER_NAME_PATTERN } from '../lib/http-token.js';
 
 /** A route's match in canonical form. */
 export interface NormalizedMatch {

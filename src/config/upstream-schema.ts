@@ -3,6 +3,7 @@
 // to keep each file readable; schema.ts composes it.
 import { Type, type Static } from '@sinclair/typebox';
 import { Millis } from './schema-fields.js';
+import { TCHAR_CLASS } from '../lib/http-token.js';
 
 const Count = (description: string, def: number, max = 1_000_000) =>
   Type.Integer({ minimum: 1, maximum: max, description, default: def, 'x-expected': 'a whole number ≥ 1' });
@@ -43,7 +44,7 @@ const StatusSpec = Type.Union(
   { 'x-expected': 'a status (200), a class ("2xx") or a range ("200-299")' },
 );
 
-export const HealthCheckSchema = Type.Object(
+const HealthCheckSchema = Type.Object(
   {
     path: Type.String({
       pattern: '^/',
@@ -65,7 +66,7 @@ export const HealthCheckSchema = Type.Object(
   { additionalProperties: false, description: 'Active health checks: probe every target on an interval.' },
 );
 
-export const PassiveHealthSchema = Type.Object(
+const PassiveHealthSchema = Type.Object(
   {
     consecutive_failures: Count(
       'Failures in a row (connect error, reset, timeout or 5xx) that eject a target.',
@@ -78,7 +79,7 @@ export const PassiveHealthSchema = Type.Object(
   { additionalProperties: false, description: 'Passive health: eject targets that fail real requests.' },
 );
 
-export const CircuitBreakerSchema = Type.Object(
+const CircuitBreakerSchema = Type.Object(
   {
     failure_ratio: Ratio('Open when this share of the calls in the window failed…', 0.5),
     min_requests: Count('…and the window holds at least this many calls.', 20),
@@ -104,9 +105,9 @@ export const CircuitBreakerSchema = Type.Object(
   { additionalProperties: false, description: 'Fail fast while the upstream is failing.' },
 );
 
-export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', '5xx'] as const;
+const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', '5xx'] as const;
 
-export const RetriesSchema = Type.Object(
+const RetriesSchema = Type.Object(
   {
     attempts: Type.Integer({
       minimum: 0,
@@ -160,8 +161,7 @@ export const RetriesSchema = Type.Object(
   { additionalProperties: false, description: 'Retry failed tries on another target.' },
 );
 
-export const HASH_ON_PATTERN =
-  "^(ip|consumer|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$";
+const HASH_ON_PATTERN = `^(ip|consumer|header:${TCHAR_CLASS}+|cookie:${TCHAR_CLASS}+)$`;
 
 export const UpstreamSchema = Type.Object(
   {
@@ -214,7 +214,3 @@ export const UpstreamSchema = Type.Object(
   { additionalProperties: false },
 );
 export type UpstreamConfig = Static<typeof UpstreamSchema>;
-export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
-export type PassiveHealthConfig = Static<typeof PassiveHealthSchema>;
-export type CircuitBreakerConfig = Static<typeof CircuitBreakerSchema>;
-export type RetriesConfig = Static<typeof RetriesSchema>;

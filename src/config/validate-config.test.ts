@@ -9,7 +9,8 @@ import { policyRegistry } from '../policies/registry.js';
 import { requestId } from '../policies/request-id/index.js';
 import { type ConfigIssue, formatPath, IssueCollector } from './config-issue.js';
 import type { Env } from './load-config.js';
-import { DEFAULT_ACCESS_LOG_FIELDS, DEFAULT_REDACTED_QUERY_PARAMS, type GatewayConfig } from './schema.js';
+import type { GatewayConfig } from './schema.js';
+import { DEFAULT_ACCESS_LOG_FIELDS, DEFAULT_REDACTED_QUERY_PARAMS } from './gateway-schema.js';
 import { closest, isCidr, validateAgainstSchema } from './validate-config.js';
 
 type Built =

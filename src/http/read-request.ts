@@ -5,12 +5,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { Exchange } from '../pipeline/exchange.js';
 import { HeaderList } from '../pipeline/header-list.js';
-import type { Problem } from './problem.js';
-import { problems } from './problems.js';
-import { isPathRefusal, normalizePath } from '../router/normalize-path.js';
+import type { Problem } from '../problems/problem.js';
+import { problems } from '../problems/catalog.js';
+import { isPathRefusal, normalizePath } from '../lib/normalize-path.js';
 import { guardOf } from './request-line-guard.js';
-import { connectionTokens, HOP_BY_HOP } from '../proxy/hop-by-hop.js';
-import { resolveClientIp, type TrustedProxies, unmapIPv4 } from '../proxy/client-address.js';
+import { hostOnly } from '../lib/host.js';
+import { BodyTooLargeError } from '../pipeline/body.js';
+import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
+import { resolveClientIp, type TrustedProxies, unmapIPv4 } from './client-address.js';
+import { isToken } from '../lib/http-token.js';
 
 export interface IngressSettings {
   readonly maxUrlLength: number;
@@ -303,16 +306,6 @@ export function readRequest(
   return { ex, problem, close };
 }
 
-/** Lowercase host without port; IPv6 literals keep their brackets. */
-function hostOnly(authority: string): string {
-  if (authority.charCodeAt(0) === 91 /* [ */) {
-    const end = authority.indexOf(']');
-    return (end === -1 ? authority : authority.slice(0, end + 1)).toLowerCase();
-  }
-  const colon = authority.indexOf(':');
-  return (colon === -1 ? authority : authority.slice(0, colon)).toLowerCase();
-}
-
 /** The port of an authority, or the listener's when the authority names none (X-Forwarded-Port). */
 function portOf(authority: string, localPort: number | undefined, proto: 'http' | 'https'): string {
   const close = authority.lastIndexOf(']');
@@ -328,7 +321,7 @@ function forwardedNode(ip: string): string {
 }
 
 function quoteIfNeeded(v: string): string {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v) ? v : JSON.stringify(v);
+  return isToken(v) ? v : JSON.stringify(v);
 }
 
 /** Counts a chunked request body and fails it once it passes the limit. */
@@ -346,14 +339,6 @@ class BodyLimit extends Transform {
       this.onExceeded();
       cb(new BodyTooLargeError(this.limit));
     } else cb(null, chunk);
-  }
-}
-
-/** The request body passed gateway.limits.max_body_bytes while streaming. */
-export class BodyTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`request body exceeds ${limit} bytes`);
-    this.name = 'BodyTooLargeError';
   }
 }
 

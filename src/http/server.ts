@@ -4,22 +4,53 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ALLOWED_METHODS, PRE_ROUTING_PROBLEM } from '../compiler/compile-gateway.js';
+import { ALLOWED_METHODS, PRE_ROUTING_PROBLEM } from '../pipeline/unrouted.js';
 import { runPipeline } from '../pipeline/run-pipeline.js';
-import { newTraceId } from '../observability/trace-ids.js';
-import type { SnapshotHolder } from '../runtime/snapshot-holder.js';
-import { PROBLEM_CONTENT_TYPE, type Problem, problemBody } from './problem.js';
+import { newTraceId } from '../pipeline/trace-ids.js';
+import type { CompiledPipeline } from '../pipeline/run-pipeline.js';
+import type { Router } from '../router/router.js';
+import type { PathEscapes } from '../lib/normalize-path.js';
+import { PROBLEM_CONTENT_TYPE, type Problem, problemBody } from '../problems/problem.js';
 import { guardConnection, guardOf } from './request-line-guard.js';
-import { isPathRefusal } from '../router/normalize-path.js';
+import { isPathRefusal } from '../lib/normalize-path.js';
 import { routePath } from '../router/route-path.js';
-import { problems } from './problems.js';
-import { readRequest } from './read-request.js';
+import { problems } from '../problems/catalog.js';
+import { readRequest, type IngressSettings } from './read-request.js';
 
 export interface ServerLimits {
   readonly maxHeaderBytes: number;
   readonly headerTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+}
+
+/** A route as the server runs it. */
+export interface ServedRoute {
+  readonly name: string;
+  readonly pipeline: CompiledPipeline;
+  /** What an encoded "/" or "\\" in the path does on this route. */
+  readonly pathEscapes: PathEscapes;
+  /** Client method-override headers go upstream. */
+  readonly methodOverride: boolean;
+}
+
+/** What the server serves at one moment: the routes, the route for everything else, the intake rules. */
+export interface ServedSnapshot {
+  readonly router: Router<ServedRoute>;
+  /** Answers requests no route takes, and requests refused before routing. */
+  readonly system: ServedRoute;
+  readonly ingress: IngressSettings;
+}
+
+/**
+ * Where the server takes the snapshot each request runs on (the runtime's snapshot holder): a request
+ * acquires the current one and releases it when its exchange closes, so a reload never changes a request
+ * half-way.
+ */
+export interface SnapshotSource {
+  readonly current: ServedSnapshot;
+  acquire(): { readonly snapshot: ServedSnapshot };
+  release(lease: ReturnType<SnapshotSource['acquire']>): void;
 }
 
 export interface GatewayServer {
@@ -29,7 +60,7 @@ export interface GatewayServer {
 }
 
 export function createGatewayServer(
-  holder: SnapshotHolder,
+  holder: SnapshotSource,
   limits: ServerLimits,
   logger: Logger,
 ): GatewayServer {

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Exchange } from '../pipeline/exchange.js';
-import { DEFAULT_REDACTED_QUERY_PARAMS, type AccessLogField } from '../config/schema.js';
+import { DEFAULT_REDACTED_QUERY_PARAMS, type AccessLogField } from '../config/gateway-schema.js';
 import { createAccessLog, createQueryRedactor, quoted, round3 } from './access-log.js';
 import { createAccessLogger } from './logger.js';
 

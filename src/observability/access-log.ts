@@ -3,7 +3,7 @@
 // response bodies, Authorization, Cookie and API key headers are never among the fields, so they can never
 // be logged; credentials in the query string are replaced by [redacted].
 import type { AccessLogger } from './logger.js';
-import type { AccessLogField, GatewaySection } from '../config/schema.js';
+import type { AccessLogField, GatewaySection } from '../config/gateway-schema.js';
 import type { Exchange } from '../pipeline/exchange.js';
 
 /** What createAccessLog reads from `gateway.access_log`. */

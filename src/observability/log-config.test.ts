@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ResourceRegistry } from '../compiler/carry-over.js';
 import { buildSnapshotFromText } from '../compiler/compile-gateway.js';
 import { formatIssue } from '../config/config-issue.js';
-import { DEFAULT_REDACTED_QUERY_PARAMS, type GatewaySection } from '../config/schema.js';
+import { DEFAULT_REDACTED_QUERY_PARAMS, type GatewaySection } from '../config/gateway-schema.js';
 import { policyRegistry } from '../policies/registry.js';
 
 /** Builds a config whose gateway section holds `lines` (indented two spaces). */

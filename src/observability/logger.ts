@@ -31,7 +31,7 @@ type SonicBoom = ReturnType<typeof pino.destination>;
 let stdoutDestination: LogDestination | undefined;
 
 /** The shared async stdout writer (created on first use, flushed on exit). */
-export function stdoutSink(): LogDestination {
+function stdoutSink(): LogDestination {
   if (!stdoutDestination) {
     const stdout = pino.destination({ dest: 1, sync: false, contentMode: 'buffer' });
     stdoutDestination = bytesWriter(stdout);

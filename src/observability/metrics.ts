@@ -6,6 +6,8 @@ import { FastCounter, FastHistogram, type CounterSeries } from './fast-metrics.j
 import type { Exchange } from '../pipeline/exchange.js';
 import type { TracingStats } from './tracing.js';
 import { createUpstreamMetrics, type UpstreamMetrics } from './upstream-metrics.js';
+import { createPolicyMetrics } from './policy-metrics.js';
+import type { PolicyMetrics } from '../pipeline/policy.js';
 
 /** Request duration buckets in seconds: 1 ms to 30 s. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -41,7 +43,7 @@ const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 /** Label value for the consumers beyond the per-consumer counter's limit. */
 export const OTHER_CONSUMER = '(other)';
 /** Label value for requests no route matched. */
-export const NO_ROUTE = '(none)';
+const NO_ROUTE = '(none)';
 
 /**
  * Upstream failure kinds, from the problem the proxy reported (or a 5xx the upstream sent) — whatever the
@@ -71,29 +73,10 @@ export interface GatewayMetrics {
    * are counted together under consumer="(other)", so a flood of identities cannot grow the scrape.
    */
   consumerRecorder(limit: number): (ex: Exchange) => void;
-  /** Rate-limit decisions and store health for one route (series resolved per tier on first use). */
-  rateLimitRecorder(routeName: string): RateLimitRecorder;
   /** Circuit, health, ejection and retry metrics of one upstream (created once per name). */
   upstream(name: string): UpstreamMetrics;
-  /** A route served its fallback response (portico_fallback_responses_total). */
-  fallbackServed(route: string, reason: string): void;
-  /** Cache outcomes and stored bytes of one route (portico_cache_*). */
-  cacheRecorder(routeName: string): CacheRecorder;
-  /** The response cache store: its size gauges read `stats`; evictions are counted through the result. */
-  cacheStore(kind: string, stats: () => { entries: number; bytes: number }): (evicted: number) => void;
-}
-
-export interface CacheRecorder {
-  outcome(outcome: 'HIT' | 'MISS' | 'STALE' | 'BYPASS' | 'REVALIDATED'): void;
-  stored(bytes: number): void;
-}
-
-export interface RateLimitRecorder {
-  allowed(tier: string): void;
-  limited(tier: string): void;
-  storeError(store: string): void;
-  /** Seconds one store check took (Redis: the round trip). */
-  storeLatency(store: string, seconds: number): void;
+  /** The metrics service of one policy (names `portico_<policy>_*`), for its compile context. */
+  forPolicy(policy: string): PolicyMetrics;
 }
 
 export function createGatewayMetrics(opts: {
@@ -169,66 +152,6 @@ export function createGatewayMetrics(opts: {
   );
   const spansExported = spans.series({ result: 'exported' });
   const spansFailed = spans.series({ result: 'failed' });
-  const cacheRequests = new FastCounter(
-    'portico_cache_requests_total',
-    'Requests on cached routes by route and result (hit, miss, stale, revalidated, bypass).',
-    registry,
-  );
-  const cacheStoredBytes = new FastCounter(
-    'portico_cache_stored_bytes_total',
-    'Response body bytes written into the cache, by route.',
-    registry,
-  );
-  const cacheEvictions = new Counter({
-    name: 'portico_cache_evictions_total',
-    help: 'Entries the memory cache evicted to stay within cache.max_bytes.',
-    labelNames: ['store'] as const,
-    registers: [registry],
-  });
-  let cacheStats: { kind: string; read: () => { entries: number; bytes: number } } | undefined;
-  new Gauge({
-    name: 'portico_cache_bytes',
-    help: 'Bytes the memory cache holds (entries, keys and metadata).',
-    labelNames: ['store'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      const bytes = cacheStats?.read().bytes ?? -1;
-      if (cacheStats !== undefined && bytes >= 0) this.set({ store: cacheStats.kind }, bytes);
-    },
-  });
-  new Gauge({
-    name: 'portico_cache_entries',
-    help: 'Entries the memory cache holds.',
-    labelNames: ['store'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      const entries = cacheStats?.read().entries ?? -1;
-      if (cacheStats !== undefined && entries >= 0) this.set({ store: cacheStats.kind }, entries);
-    },
-  });
-  const rlAllowed = new FastCounter(
-    'portico_rate_limit_allowed_total',
-    'Requests a rate limit admitted, by route and tier ("(none)" without tiers).',
-    registry,
-  );
-  const rlRejected = new FastCounter(
-    'portico_rate_limit_rejected_total',
-    'Requests refused with 429 by a rate limit, by route and tier.',
-    registry,
-  );
-  const rlStoreErrors = new FastCounter(
-    'portico_rate_limit_store_errors_total',
-    'Rate-limit store checks that failed or timed out, by store.',
-    registry,
-  );
-  const rlStoreLatency = new FastHistogram(
-    'portico_rate_limit_store_duration_seconds',
-    'Time one rate-limit store check took, by store.',
-    registry,
-    OVERHEAD_BUCKETS,
-  );
   const upstreamMetrics = createUpstreamMetrics(registry);
   const upstreams = new Map<string, UpstreamMetrics>();
   let consumerSeries: Map<string, CounterSeries> | undefined;
@@ -308,48 +231,12 @@ export function createGatewayMetrics(opts: {
         series.inc();
       };
     },
-    rateLimitRecorder(routeName: string): RateLimitRecorder {
-      const route = routeName === '' ? NO_ROUTE : routeName;
-      const allowed = new Map<string, CounterSeries>();
-      const limited = new Map<string, CounterSeries>();
-      const series = (m: Map<string, CounterSeries>, c: FastCounter, tier: string) => {
-        let s = m.get(tier);
-        if (s === undefined) m.set(tier, (s = c.series({ route, tier: tier === '' ? '(none)' : tier })));
-        return s;
-      };
-      return {
-        allowed: (tier) => series(allowed, rlAllowed, tier).inc(),
-        limited: (tier) => series(limited, rlRejected, tier).inc(),
-        storeError: (store) => rlStoreErrors.series({ store }).inc(),
-        storeLatency: (store, seconds) => rlStoreLatency.series({ store }).observe(seconds),
-      };
-    },
     upstream(name: string): UpstreamMetrics {
       let m = upstreams.get(name);
       if (m === undefined) upstreams.set(name, (m = upstreamMetrics.forUpstream(name)));
       return m;
     },
-    fallbackServed: (route, reason) => upstreamMetrics.fallback(route, reason),
-    cacheRecorder(routeName: string): CacheRecorder {
-      const route = routeName === '' ? NO_ROUTE : routeName;
-      const series = {
-        HIT: cacheRequests.series({ route, result: 'hit' }),
-        MISS: cacheRequests.series({ route, result: 'miss' }),
-        STALE: cacheRequests.series({ route, result: 'stale' }),
-        BYPASS: cacheRequests.series({ route, result: 'bypass' }),
-        REVALIDATED: cacheRequests.series({ route, result: 'revalidated' }),
-      };
-      const stored = cacheStoredBytes.series({ route });
-      return {
-        outcome: (o) => series[o].inc(),
-        stored: (bytes) => stored.inc(bytes),
-      };
-    },
-    cacheStore(kind, read) {
-      cacheStats = { kind, read };
-      cacheEvictions.inc({ store: kind }, 0);
-      return (evicted) => cacheEvictions.inc({ store: kind }, evicted);
-    },
+    forPolicy: (policy) => createPolicyMetrics(registry, policy),
     reloaded(result, hash) {
       reloads.inc({ result });
       if (hash !== undefined) this.configLoaded(hash);

@@ -3,6 +3,7 @@
 // handling) and client span (the upstream call) are built from the exchange's timings in one go and handed
 // to the SDK's batch processor, which exports them over OTLP/HTTP (JSON) off the request path. Unsampled
 // requests never touch the SDK.
+import { Throttle } from '../lib/throttle.js';
 import {
   ROOT_CONTEXT,
   SpanKind,
@@ -20,11 +21,11 @@ import {
   type IdGenerator,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
-import type { GatewaySection } from '../config/schema.js';
+import type { GatewaySection } from '../config/gateway-schema.js';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { TraceSink } from '../pipeline/trace-sink.js';
 import type { Logger } from './logger.js';
-import { newSpanId, newTraceId } from './trace-ids.js';
+import { newSpanId, newTraceId } from '../pipeline/trace-ids.js';
 
 export type TracingConfig = NonNullable<GatewaySection['tracing']>;
 
@@ -75,29 +76,25 @@ export function createTraceExporter(cfg: TracingConfig, deps: TraceExporterDeps 
     headers: { ...cfg.headers },
     timeoutMillis: cfg.timeout_ms,
   });
-  let lastFailureLog = -Infinity;
-  let failuresSinceLog = 0;
+  const failureLog = new Throttle(FAILURE_LOG_INTERVAL_MS);
   const exporter: SpanExporter = {
     export(spans, done) {
       otlp.export(spans, (result) => {
         if (result.code === 0) deps.stats?.spansExported(spans.length);
         else {
           deps.stats?.spansFailed(spans.length);
-          failuresSinceLog++;
-          const now = performance.now();
-          if (now - lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
+          const held = failureLog.pass();
+          if (held >= 0) {
             deps.logger?.warn(
               {
                 event: 'trace_export_failed',
                 endpoint: cfg.otlp_endpoint,
-                failures: failuresSinceLog,
+                failures: held + 1,
                 spans: spans.length,
                 error: result.error?.message,
               },
               'exporting spans to the OTLP endpoint failed; spans of this batch are dropped',
             );
-            lastFailureLog = now;
-            failuresSinceLog = 0;
           }
         }
         done(result);

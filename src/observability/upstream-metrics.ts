@@ -16,16 +16,6 @@ export interface UpstreamMetrics {
 export interface UpstreamMetricSet {
   /** One upstream's recorder. */
   forUpstream(upstream: string): UpstreamMetrics;
-  /** A fallback response served by a route; `reason` as spelled in `on:` and the header (`upstream-failed`). */
-  fallback(route: string, reason: string): void;
-}
-
-/**
- * A Portico name as a metric label value: the same words in snake_case, as every label value here and
- * Prometheus practice spell them (`upstream-failed` → `upstream_failed`, `circuit-open` → `circuit_open`).
- */
-export function labelValue(name: string): string {
-  return name.replaceAll('-', '_');
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
@@ -73,12 +63,6 @@ export function createUpstreamMetrics(registry: Registry): UpstreamMetricSet {
     labelNames: ['upstream'] as const,
     registers: [registry],
   });
-  const fallbacks = new Counter({
-    name: 'portico_fallback_responses_total',
-    help: 'Fallback responses served, by route and reason (circuit_open, upstream_failed).',
-    labelNames: ['route', 'reason'] as const,
-    registers: [registry],
-  });
   function forUpstream(upstream: string): UpstreamMetrics {
     const retried = retries.labels({ upstream });
     const spent = exhausted.labels({ upstream });
@@ -96,8 +80,5 @@ export function createUpstreamMetrics(registry: Registry): UpstreamMetricSet {
       panic: () => panic.inc(),
     };
   }
-  return {
-    forUpstream,
-    fallback: (route, reason) => fallbacks.inc({ route, reason: labelValue(reason) }),
-  };
+  return { forUpstream };
 }

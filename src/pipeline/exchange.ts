@@ -2,7 +2,7 @@
 // ids, and typed slots that policies share. Lives for one request; policy instances never hold it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { newTraceId } from '../observability/trace-ids.js';
+import { newTraceId } from './trace-ids.js';
 import type { Readable } from 'node:stream';
 import type { HeaderList } from './header-list.js';
 

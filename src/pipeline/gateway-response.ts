@@ -21,14 +21,6 @@ export interface StreamingBody {
   destroy(): void;
 }
 
-/** A response body passed the limit of the policy that wanted to hold it. */
-export class ResponseBodyTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`the response body exceeds ${limit} bytes`);
-    this.name = 'ResponseBodyTooLargeError';
-  }
-}
-
 /** Response header map, lowercase names. */
 export type ResponseHeaders = Record<string, string | string[]>;
 

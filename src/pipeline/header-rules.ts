@@ -1,9 +1,6 @@
 // Header names the gateway manages itself: a policy that edits headers (headers, transform) refuses them at
 // load time, because changing them would break message framing, connection handling or routing.
 
-/** A header field name (RFC 9110 5.1: a token), as a JSON Schema pattern. */
-export const HEADER_NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
-
 /** Request headers a policy may not edit (lowercase). */
 export const PROTECTED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'host',

@@ -1,8 +1,6 @@
 // The policy contract: what a policy declares (definition) and what it does per request (instance).
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { TraceSink } from './trace-sink.js';
-import type { RateLimitStore } from '../stores/rate-limit-store.js';
-import type { ResponseCacheStore } from '../stores/response-cache.js';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 
@@ -50,6 +48,132 @@ export interface CompileContext {
   watchInput(path: string): void;
   /** Gateway event log (structured lines with an `event` field), for what happens outside a request. */
   readonly log: PolicyLog;
+  /**
+   * The event log for something that may happen on every request (a store down, a body passed through): it
+   * writes at most one line per `intervalMs` (default 10 s), with `suppressed`, the lines dropped since the
+   * last one. Keep the result (one per route and cause): each call starts its own interval.
+   */
+  throttledLog(intervalMs?: number): PolicyLog;
+  /**
+   * Prometheus metrics of this policy: every name is `portico_<policy>_<name>`. Declaring a metric again (the
+   * next route, the next reload) returns the same one. Without `gateway.metrics` they record nothing.
+   */
+  readonly metrics: PolicyMetrics;
+  /**
+   * A shared-state store of this policy, named `name`, on the backend of `gateway.store` (memory in this
+   * process, or Redis shared by every instance): `open` creates it on first use; every route and reload
+   * asking for the same name, backend and `options.settings` gets the same one; it is closed once no
+   * serving snapshot uses it. `validate` and `routes` never connect: they always get the memory backend.
+   */
+  store<T extends StoreHandle>(
+    name: string,
+    open: (backend: StoreBackend) => T,
+    options?: StoreOptions,
+  ): { readonly kind: StoreKind; readonly store: T };
+  /**
+   * Exposes an operation on the admin listener (behind the admin token), for the snapshot being built:
+   * the cache purge today. Its path must be one the definition declares in `adminPaths`; the last
+   * registration of a path in a snapshot wins.
+   */
+  admin(action: AdminAction): void;
+}
+
+export type StoreKind = 'memory' | 'redis';
+
+/** Where a store keeps its state: `gateway.store`, as a policy's store sees it. */
+export type StoreBackend =
+  | { readonly kind: 'memory' }
+  | {
+      readonly kind: 'redis';
+      /** `redis://…` (with `cluster`, a comma-separated list of seed nodes). */
+      readonly url: string;
+      readonly cluster: boolean;
+      /** `gateway.store.prefix`. */
+      readonly prefix: string;
+      /** `gateway.store.timeout_ms`: longest one operation may wait. */
+      readonly timeoutMs: number;
+      /** The gateway event log, for the store's connection trouble. */
+      readonly log: PolicyLog;
+    };
+
+export interface StoreOptions {
+  /** A backend other than `gateway.store.type` (e.g. `cache.store: memory`); Redis still needs its url. */
+  readonly kind?: StoreKind | undefined;
+  /** The policy's own settings of this store (JSON): a change opens a new store. */
+  readonly settings?: unknown;
+}
+
+/** What a policy's store must offer the gateway: a way to close it. */
+export interface StoreHandle {
+  close(): Awaitable<void>;
+}
+
+/** Label values by label name; the values must be bounded by the config (routes, tiers, a fixed list). */
+export type MetricLabels = Readonly<Record<string, string>>;
+
+/** The metrics service a policy gets (names prefixed `portico_<policy>_`). */
+export interface PolicyMetrics {
+  /** False when `gateway.metrics` is off (everything records nothing): skip work done only to measure. */
+  readonly enabled: boolean;
+  counter(name: string, help: string, labels: readonly string[]): MetricFamily<CounterSeries>;
+  histogram(
+    name: string,
+    help: string,
+    labels: readonly string[],
+    buckets: readonly number[],
+  ): MetricFamily<HistogramSeries>;
+  /** A gauge read at scrape time: `read` gives each series' labels and value (the last declaration wins). */
+  gauge(
+    name: string,
+    help: string,
+    labels: readonly string[],
+    read: () => Iterable<readonly [MetricLabels, number]>,
+  ): void;
+}
+
+/**
+ * The series of one metric, by label values: resolve a series once (at compile time, or on first use) and
+ * keep it; recording is then a number update. Past a bound of distinct label sets, further ones share
+ * one series whose every label is "(other)".
+ */
+export interface MetricFamily<S> {
+  series(labels: MetricLabels): S;
+}
+
+export interface CounterSeries {
+  inc(n?: number): void;
+}
+
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+
+/** A path on the admin listener a policy may serve (declared by its definition). */
+export interface AdminPath {
+  /** e.g. "/cache/purge". */
+  readonly path: string;
+  readonly method: 'GET' | 'POST' | 'DELETE';
+}
+
+/** An operation on the admin listener, registered by a policy instance through `ctx.admin`. */
+export interface AdminAction extends AdminPath {
+  /**
+   * Answers one call. Throw a Problem to refuse it (it is sent as problem+json); any other failure is a
+   * 503.
+   */
+  handle(call: AdminCall): Promise<AdminReply>;
+}
+
+export interface AdminCall {
+  /** The request body parsed as JSON (at most 16 KiB); undefined when there is none or it is not JSON. */
+  readonly body: unknown;
+  readonly query: URLSearchParams;
+}
+
+export interface AdminReply {
+  readonly status: number;
+  /** Sent as JSON. */
+  readonly body: unknown;
 }
 
 /** A key path in a config file, e.g. ["consumers", 2, "password_hash"]. */
@@ -100,36 +224,6 @@ export interface GatewaySettingsView {
   readonly tracingHeader: string;
   /** Span export, when `gateway.tracing` is configured. */
   readonly tracer?: TraceSink | undefined;
-  /**
-   * The rate-limit store of `gateway.store` (memory by default, or Redis), created on first use and shared
-   * by every route; `kind` names it for logs and metrics.
-   */
-  rateLimitStore?(): { readonly store: RateLimitStore; readonly kind: 'memory' | 'redis' };
-  /** Rate-limit metrics of one route, when metrics are on. */
-  rateLimitMetrics?(route: string): RateLimitMetrics;
-  /** Counts a fallback response (portico_fallback_responses_total), when metrics are on. */
-  fallbackServed?(route: string, reason: string): void;
-  /**
-   * The response cache of the root `cache:` section (memory LRU, or Redis), created on first use and shared
-   * by every route and the admin purge API; `kind` names it for logs and metrics.
-   */
-  responseCache?(): { readonly store: ResponseCacheStore; readonly kind: 'memory' | 'redis' };
-  /** Cache metrics of one route, when metrics are on. */
-  cacheMetrics?(route: string): CacheMetrics;
-}
-
-/** What the cache policy records (portico_cache_*). */
-export interface CacheMetrics {
-  outcome(outcome: 'HIT' | 'MISS' | 'STALE' | 'BYPASS' | 'REVALIDATED'): void;
-  stored(bytes: number): void;
-}
-
-/** What the rate_limit policy records (portico_rate_limit_*). */
-export interface RateLimitMetrics {
-  allowed(tier: string): void;
-  limited(tier: string): void;
-  storeError(store: string): void;
-  storeLatency(store: string, seconds: number): void;
 }
 
 /** What a policy declares: its config key, phase and schema. One per folder under src/policies/. */
@@ -167,10 +261,38 @@ export interface PolicyDefinition<S extends TSchema = TSchema> {
    */
   checkSections?(ctx: SectionCheckContext): Readonly<Record<string, unknown>> | undefined;
   /**
+   * Paths on the admin listener this policy serves once a route uses it (`ctx.admin`); while no route
+   * does, the admin listener answers them 404, naming the policy.
+   */
+  readonly adminPaths?: readonly AdminPath[];
+  /**
+   * Route keys besides `name` that this policy reads (the brief's `auth_required`, `forward_token`), with
+   * their schemas: they join the route schema (never `defaults:`), and `normalizeRoute` folds them into the
+   * policy's own key.
+   */
+  readonly routeKeys?: Readonly<Record<string, TSchema>>;
+  /**
+   * Rewrites one validated route before it compiles — the brief's short forms into this policy's key
+   * (`auth_required: true` → `auth:` with every configured method) — and returns it, or returns it as it
+   * is. Runs after `checkSections`, so `ctx.section` has the sections as policies see them.
+   */
+  normalizeRoute?(route: RouteView, ctx: RouteNormalizeContext): RouteView;
+  /**
    * Routes the gateway answers itself on behalf of this policy (e.g. the token endpoint and its JWKS), built
    * from the root sections. Each runs the always-on policies, then `policy`, whose onRequest must answer.
    */
   endpoints?(ctx: CompileContext): readonly PolicyEndpoint[];
+}
+
+/** A route's config as `normalizeRoute` sees it: validated, keys by name. */
+export type RouteView = Readonly<Record<string, unknown>>;
+
+/** What `normalizeRoute` may use. */
+export interface RouteNormalizeContext {
+  /** A root section as policies see it (after `checkSections`). */
+  section(name: string): unknown;
+  /** Reports an error at a key path inside the route (e.g. ["auth_required"]), with its line. */
+  error(path: SectionPath, message: string): void;
 }
 
 /** A gateway-served route contributed by a policy definition. */

@@ -10,7 +10,7 @@ import type { GatewayResponse } from './gateway-response.js';
 import { gatewayResponse } from './gateway-response.js';
 import type { Policy } from './policy.js';
 import { runPipeline, type CompiledPipeline } from './run-pipeline.js';
-import { Problem } from '../http/problem.js';
+import { Problem } from '../problems/problem.js';
 
 interface Harness {
   url: string;

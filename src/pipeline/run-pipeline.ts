@@ -1,11 +1,12 @@
 // Runs one request through a route's compiled pipeline: request steps in phase order, the upstream onion,
 // response steps in reverse, then completion hooks. The only place where throws become problem responses.
 // Awaits only when a step returned a thenable, so synchronous policies cost a function call.
+import { discardBody } from './body.js';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 import type { Awaitable, Policy } from './policy.js';
-import { Problem, PROBLEM_CONTENT_TYPE, problemBody } from '../http/problem.js';
-import { problems } from '../http/problems.js';
+import { Problem, PROBLEM_CONTENT_TYPE, problemBody } from '../problems/problem.js';
+import { problems } from '../problems/catalog.js';
 import { writeResponse } from './write-response.js';
 
 /** A policy with its position in the route's phase-ordered policy list. */
@@ -112,7 +113,7 @@ function respond(ex: Exchange, p: CompiledPipeline, reached: number, res: Gatewa
         void continueResponse(ex, p, reached, i, res, out);
         return;
       }
-      if (out !== res) discardBody(res);
+      if (out !== res) discardBody(res.body);
       res = out;
     }
   }
@@ -135,7 +136,7 @@ async function continueResponse(
     try {
       const out = i === index ? await pending : await step.policy.onResponse!(ex, res);
       if (out !== undefined) {
-        if (out !== res) discardBody(res);
+        if (out !== res) discardBody(res.body);
         res = out;
       }
     } catch (err) {
@@ -151,17 +152,12 @@ function replaceWithProblem(
   res: GatewayResponse,
   err: unknown,
 ): GatewayResponse {
-  discardBody(res);
+  discardBody(res.body);
   return problemResponse(ex, p, err);
 }
 
-function discardBody(res: GatewayResponse): void {
-  const body = res.body;
-  if (body !== null && typeof body === 'object' && 'destroy' in body) body.destroy();
-}
-
 /** Turns anything thrown into a problem+json response; unknown errors become internal-error, logged. */
-export function problemResponse(ex: Exchange, p: CompiledPipeline, err: unknown): GatewayResponse {
+function problemResponse(ex: Exchange, p: CompiledPipeline, err: unknown): GatewayResponse {
   let problem: Problem;
   if (err instanceof Problem) {
     problem = err;

@@ -1,7 +1,7 @@
 // Test support for policy unit tests: an Exchange with no socket behind it, and a compile context. Used by
 // *.test.ts files only; it lives in pipeline/ because policies may import nothing else.
 import type { TraceSink } from './trace-sink.js';
-import type { PolicyLog } from './policy.js';
+import type { PolicyLog, PolicyMetrics } from './policy.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Exchange } from './exchange.js';
 import { HeaderList } from './header-list.js';
@@ -36,8 +36,22 @@ export function testContext(tracingHeader = 'X-Trace-Id', tracer?: TraceSink): C
     baseDir: process.cwd(),
     watchInput: () => {},
     log: SILENT_LOG,
+    throttledLog: () => SILENT_LOG,
+    metrics: NO_METRICS,
+    store: (_name, open) => ({ kind: 'memory', store: open({ kind: 'memory' }) }),
+    admin: () => {},
   };
 }
+
+const NO_SERIES = { inc() {}, observe() {} };
+
+/** Metrics that record nothing (policy unit tests). */
+export const NO_METRICS: PolicyMetrics = {
+  enabled: false,
+  counter: () => ({ series: () => NO_SERIES }),
+  histogram: () => ({ series: () => NO_SERIES }),
+  gauge: () => {},
+};
 
 /** A PolicyLog that drops everything (policy unit tests). */
 export const SILENT_LOG: PolicyLog = { info() {}, warn() {}, error() {} };

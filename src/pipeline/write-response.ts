@@ -1,5 +1,6 @@
 // Writes a GatewayResponse to the client: status and headers once, then the body — streamed for upstream
 // bodies (an upstream failure mid-body closes the client connection rather than truncating silently).
+import { discardBody } from './body.js';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 
@@ -8,7 +9,7 @@ export function writeResponse(ex: Exchange, r: GatewayResponse): void {
   ex.status = r.status;
   if (r.problem !== undefined) ex.problem = r.problem;
   if (res.headersSent || res.destroyed) {
-    discard(r);
+    discardBody(r.body);
     return;
   }
   if (ex.lifecycle.draining) res.shouldKeepAlive = false;
@@ -32,9 +33,4 @@ export function writeResponse(ex: Exchange, r: GatewayResponse): void {
     body.once('error', () => res.destroy());
     body.pipe(res);
   }
-}
-
-function discard(r: GatewayResponse): void {
-  const body = r.body;
-  if (body !== null && typeof body === 'object' && 'destroy' in body) body.destroy();
 }

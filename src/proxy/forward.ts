@@ -7,9 +7,9 @@
 import type { Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { GatewayResponse } from '../pipeline/gateway-response.js';
-import type { Problem } from '../http/problem.js';
-import { problems } from '../http/problems.js';
-import { BodyTooLargeError } from '../http/read-request.js';
+import type { Problem } from '../problems/problem.js';
+import { problems } from '../problems/catalog.js';
+import { BodyTooLargeError } from '../pipeline/body.js';
 import { CLIENT_GONE, DEADLINE, UpstreamCall } from './upstream-call.js';
 import type { Endpoint, UpstreamGroup } from './upstream-group.js';
 import { retryingForward, hashKeyOf } from './retrying-forward.js';
@@ -126,7 +126,7 @@ function onDeadline(call: UpstreamCall): void {
 }
 
 /** Maps an undici/network failure to the problem the client sees. */
-export function upstreamProblem(err: unknown, s: ForwardSettings, headersTimeout: number): Problem {
+function upstreamProblem(err: unknown, s: ForwardSettings, headersTimeout: number): Problem {
   if (err === DEADLINE) return problems.upstreamTimeout(`The upstream did not answer within ${s.totalMs} ms`);
   if (err === CLIENT_GONE) return problems.badGateway('The client closed the connection');
   if (err instanceof BodyTooLargeError || (err as { cause?: unknown }).cause instanceof BodyTooLargeError)

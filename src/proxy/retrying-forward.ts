@@ -2,11 +2,12 @@
 // retries of failed tries on other endpoints — only when it is safe (idempotent methods, or a request that
 // never reached the upstream), only within the route's deadline and the retry budget, with exponential
 // backoff and full jitter, and only with a body that can be replayed (buffered under a size limit).
+import type { Readable } from 'node:stream';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { GatewayResponse, StreamingBody } from '../pipeline/gateway-response.js';
-import { Problem } from '../http/problem.js';
-import { problems } from '../http/problems.js';
-import { BodyTooLargeError } from '../http/read-request.js';
+import { Problem } from '../problems/problem.js';
+import { problems } from '../problems/catalog.js';
+import { BodyTooLargeError, readStream } from '../pipeline/body.js';
 import { backoffMs } from './resilience/backoff.js';
 import type { CircuitPermit } from './resilience/circuit-breaker.js';
 import { CLIENT_GONE, DEADLINE } from './upstream-call.js';
@@ -57,10 +58,9 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-async function readBody(body: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+/** The whole request body, to resend on a retry (the intake already bounds it by max_body_bytes). */
+function readBody(body: Readable): Promise<Buffer> {
+  return readStream(body, Number.MAX_SAFE_INTEGER, (limit) => new BodyTooLargeError(limit));
 }
 
 export function retryingForward(

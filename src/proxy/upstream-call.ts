@@ -4,13 +4,13 @@
 import { errors, type Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.js';
 import {
-  ResponseBodyTooLargeError,
   type BodySink,
   type GatewayResponse,
   type StreamingBody,
   type ResponseHeaders,
 } from '../pipeline/gateway-response.js';
-import { parseResponseHeaders } from './hop-by-hop.js';
+import { ResponseBodyTooLargeError } from '../pipeline/body.js';
+import { parseResponseHeaders } from '../http/hop-by-hop.js';
 import type { Endpoint } from './upstream-group.js';
 
 /** Why an upstream call was aborted by the gateway. */

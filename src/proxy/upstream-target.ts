@@ -21,11 +21,6 @@ export interface PoolSettings {
   readonly servername?: string;
 }
 
-/** Carry-over key: the same origin with the same settings reuses its connections across reloads. */
-export function poolKey(origin: string, s: PoolSettings): string {
-  return `pool|${origin}|${s.connectTimeoutMs}|${s.keepAliveTimeoutMs}|${s.connections ?? ''}`;
-}
-
 export function createPool(origin: string, s: PoolSettings): Pool {
   return new Pool(origin, {
     connections: s.connections ?? null,

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isPathRefusal, normalizePath, type PathEscapes } from './normalize-path.js';
+import { isPathRefusal, normalizePath, type PathEscapes } from '../lib/normalize-path.js';
 import { routePath, type ReroutableRequest } from './route-path.js';
 import { Router, type RouteSpec } from './router.js';
 

@@ -14,7 +14,7 @@ import {
   normalizePath,
   type PathEscapes,
   type PathRefusal,
-} from './normalize-path.js';
+} from '../lib/normalize-path.js';
 import type { MatchResult, Router, RouterRequest } from './router.js';
 
 /** A request the router can match whose path the decision may replace (the Exchange). */

@@ -202,7 +202,7 @@ function restartOnlyChanges(prev: GatewaySnapshot, next: GatewaySnapshot): strin
   return out;
 }
 
-export function logWarnings(logger: Logger, issues: readonly ConfigIssue[]): void {
+function logWarnings(logger: Logger, issues: readonly ConfigIssue[]): void {
   for (const i of issues)
     if (i.severity === 'warning') logger.warn({ event: 'config_warning' }, formatIssue(i));
 }

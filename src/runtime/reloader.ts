@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { BuildResult } from '../compiler/compile-gateway.js';
-import { configHash, digestInputs } from '../compiler/compile-gateway.js';
+import { configHash, digestInputs } from '../compiler/config-inputs.js';
 import type { GatewaySnapshot } from '../compiler/snapshot.js';
 import { formatIssue } from '../config/config-issue.js';
 import type { SnapshotHolder } from './snapshot-holder.js';

@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { ACCESS_LOG_FIELDS } from '../../src/config/schema.js';
+import { ACCESS_LOG_FIELDS } from '../../src/config/gateway-schema.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { echoHandler, startUpstream, type TestUpstream } from '../helpers/upstream.js';

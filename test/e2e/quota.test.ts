@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { redisServerSkip, startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
-import { calendarPeriod } from '../../src/stores/calendar.js';
+import { calendarPeriod } from '../../src/policies/rate-limit/store/calendar.js';
 
 const sha = (k: string) => 'sha256:' + createHash('sha256').update(k).digest('hex');
 const KEY_FREE = 'pk_quota_free_0001';

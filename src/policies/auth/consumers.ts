@@ -1,7 +1,12 @@
 // The consumers the gateway knows: from `consumers:` and the optional `auth.consumers_file`. API keys are
 // looked up by their SHA-256 (the config holds only hashes); the final comparison is constant-time.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { PolicyConfigError, type SectionCheckContext, type SectionPath } from '../../pipeline/policy.js';
+import {
+  PolicyConfigError,
+  type CompileContext,
+  type SectionCheckContext,
+  type SectionPath,
+} from '../../pipeline/policy.js';
 import type { Identity } from '../../pipeline/identity.js';
 import { passwordHashIssue } from './passwords.js';
 import { ConsumersSchema, type AuthSection, type Consumer } from './schema.js';
@@ -139,6 +144,17 @@ export function createConsumerDirectory(consumers: readonly Consumer[]): Consume
     },
     byId: (id) => byId.get(id),
   };
+}
+
+/** The consumers of `consumers:` and `auth.consumers_file` (joined and checked by `checkSections`). */
+export function consumerDirectory(ctx: CompileContext): ConsumerDirectory {
+  const consumers = (ctx.section('consumers') ?? []) as Consumer[];
+  try {
+    return createConsumerDirectory(consumers);
+  } catch (err) {
+    if (err instanceof PolicyConfigError) throw new PolicyConfigError(`consumers: ${err.message}`, err.path);
+    throw err;
+  }
 }
 
 /** The identity of a config consumer. */

@@ -15,6 +15,7 @@ import {
   type UpstreamHandler,
 } from '../../../test/helpers/upstream.js';
 import {
+  cacheLifetime,
   createForwardAuth,
   ForwardAuthUnavailable,
   type ForwardAuth,
@@ -332,6 +333,35 @@ describe('forward-auth: answer cache', () => {
     assert.deepEqual(await ttl(undefined)(), [1, 1, 1, 1, 2]);
     assert.deepEqual(await ttl('private, max-age=10')(), [1, 1, 2, 3, 3]);
     assert.deepEqual(await ttl('max-age=0')(), [2, 3, 4, 5, 6]);
+  });
+});
+
+describe('forward-auth: Cache-Control of the answer', () => {
+  it('no-store / no-cache → 0, max-age → its seconds, unsaid → Infinity; quoted, mixed-case, split forms', () => {
+    const cases: readonly (readonly [string | string[] | undefined, number])[] = [
+      [undefined, Infinity],
+      ['private', Infinity],
+      ['max-age=10', 10_000],
+      ['private, max-age=10', 10_000],
+      ['Max-Age=10', 10_000],
+      ['max-age="10"', 10_000],
+      ['max-age=10, max-age=20', 10_000],
+      [['private', 'max-age=30'], 30_000],
+      ['max-age=0', 0],
+      ['no-store', 0],
+      ['NO-CACHE', 0],
+      ['max-age=60, no-store', 0],
+      ['no-cache="set-cookie", max-age=60', 0],
+      ['private,no-store', 0],
+    ];
+    for (const [value, ms] of cases) assert.equal(cacheLifetime(value), ms, JSON.stringify(value));
+  });
+
+  it('reads odd forms as the cache parser does: a malformed max-age is 0, a quoted one inside another is not read', () => {
+    assert.equal(cacheLifetime('max-age=abc'), 0);
+    assert.equal(cacheLifetime('max-age='), 0);
+    assert.equal(cacheLifetime('ext="a, max-age=5"'), Infinity);
+    assert.equal(cacheLifetime('x-no-store, max-age=5'), 5_000);
   });
 });
 

@@ -8,6 +8,9 @@ import { StringDecoder } from 'node:string_decoder';
 import { Pool, type Dispatcher } from 'undici';
 import type { Exchange } from '../../pipeline/exchange.js';
 import { PolicyConfigError, type PolicyLog } from '../../pipeline/policy.js';
+import { parseCacheControl } from '../../lib/cache-control.js';
+import { ExpiringCache } from '../../lib/expiring-cache.js';
+import { throttledLog } from '../../lib/throttle.js';
 import type { ForwardAuthConfig } from './schema.js';
 
 /** The auth service's decision. Header names are lower-case. */
@@ -78,11 +81,6 @@ const RESERVED = new Set([
   'x-forwarded-for',
 ]);
 
-interface CachedAnswer {
-  readonly result: ForwardAuthResult;
-  readonly expires: number;
-}
-
 /**
  * Builds the client for one `auth.forward_auth.<name>` config; throws PolicyConfigError for what the
  * schema cannot check. The connection pool lives until `close()`. `now` (ms) is the cache's clock, for tests.
@@ -101,7 +99,7 @@ export function createForwardAuth(
   const timeoutMs = config.timeout_ms;
   const ttlMs = config.cache_ttl_s * 1000;
   const pool = new Pool(url.origin, { connectTimeout: timeoutMs, headersTimeout: 0, bodyTimeout: 0 });
-  const cache = new Map<string, CachedAnswer>();
+  const cache = new ExpiringCache<ForwardAuthResult>(FORWARD_AUTH_CACHE_SIZE);
   const inFlight = new Map<string, Promise<ForwardAuthResult>>();
   const health = healthLog(name, label, deps.log);
   const now = deps.now ?? Date.now;
@@ -133,10 +131,7 @@ export function createForwardAuth(
     const started = ask(ex).then(
       ({ result, ttlMs: lifetime }) => {
         inFlight.delete(key);
-        if (lifetime > 0 && !closed) {
-          if (cache.size >= FORWARD_AUTH_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-          cache.set(key, { result, expires: now() + lifetime });
-        }
+        if (lifetime > 0 && !closed) cache.set(key, result, now() + lifetime);
         return result;
       },
       (err: unknown) => {
@@ -153,11 +148,8 @@ export function createForwardAuth(
       if (ttlMs === 0) return ask(ex).then((a) => a.result);
       // The cache assumes the answer depends on the credentials alone (not on method or path).
       const key = credentialKey(ex, requestHeaders);
-      const hit = cache.get(key);
-      if (hit !== undefined) {
-        if (hit.expires > now()) return Promise.resolve(hit.result);
-        cache.delete(key);
-      }
+      const hit = cache.get(key, now());
+      if (hit !== undefined) return Promise.resolve(hit);
       return inFlight.get(key) ?? askAndRemember(key, ex);
     },
     async close() {
@@ -289,13 +281,14 @@ async function readPrefix(body: AsyncIterable<Buffer>, limit: number): Promise<s
   return text;
 }
 
-/** How long an answer may be remembered by its Cache-Control (RFC 9111 5.2.2), in ms; Infinity if unsaid. */
-function cacheLifetime(value: string | string[] | undefined): number {
-  if (value === undefined) return Infinity;
-  const directives = [value].flat().join(',').toLowerCase();
-  if (/(^|[\s,])(no-store|no-cache)([\s,=]|$)/.test(directives)) return 0;
-  const maxAge = /(^|[\s,])max-age=("?)(\d+)\2/.exec(directives);
-  return maxAge === null ? Infinity : Number(maxAge[3]) * 1000;
+/**
+ * How long an answer may be remembered by its Cache-Control (RFC 9111 5.2.2), in ms: 0 for no-store or
+ * no-cache, max-age when given (a malformed one reads as 0), Infinity when unsaid.
+ */
+export function cacheLifetime(value: string | string[] | undefined): number {
+  const cc = parseCacheControl(value);
+  if (cc.noStore || cc.noCache) return 0;
+  return cc.maxAge === undefined ? Infinity : cc.maxAge * 1000;
 }
 
 function unavailable(
@@ -316,7 +309,7 @@ function unavailable(
 
 /**
  * Logs when the service stops giving decisions and when it recovers — not once per request: while it is
- * down, at most one line per 10 s, with the number of failures in between.
+ * down, at most one line per 10 s, with the number of failures in between (`suppressed`).
  */
 function healthLog(
   name: string,
@@ -324,8 +317,7 @@ function healthLog(
   log: PolicyLog,
 ): { ok(): void; failed(err: ForwardAuthUnavailable): void } {
   let down = false;
-  let lastLogged = -Infinity;
-  let suppressed = 0;
+  const failures = throttledLog(log, LOG_INTERVAL_MS);
   return {
     ok() {
       if (!down) return;
@@ -337,22 +329,9 @@ function healthLog(
     },
     failed(err) {
       down = true;
-      const now = Date.now();
-      if (now - lastLogged < LOG_INTERVAL_MS) {
-        suppressed++;
-        return;
-      }
-      const fields = {
-        event: 'forward_auth_unavailable',
-        forward_auth: name,
-        url,
-        reason: err.reason,
-        suppressed,
-      };
-      if (err.reason === 'bad-answer') log.error(fields, err.message);
-      else log.warn(fields, err.message);
-      lastLogged = now;
-      suppressed = 0;
+      const fields = { event: 'forward_auth_unavailable', forward_auth: name, url, reason: err.reason };
+      if (err.reason === 'bad-answer') failures.error(fields, err.message);
+      else failures.warn(fields, err.message);
     },
   };
 }

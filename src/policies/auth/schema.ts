@@ -2,8 +2,8 @@
 // identity headers), the root `consumers:` list, and the route's `auth:` key. One source for types,
 // validation, defaults and the JSON Schema.
 import { Type, type Static } from '@sinclair/typebox';
+import { HEADER_NAME_PATTERN } from '../../lib/http-token.js';
 
-const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 const NAME = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 /**
  * A consumer's role or scope: it travels upstream in an identity header, so it may not hold what a header
@@ -155,16 +155,16 @@ export const ForwardAuthSchema = Type.Object(
       0,
       3_600,
     ),
-    request_headers: Type.Array(Type.String({ pattern: HEADER_NAME }), {
+    request_headers: Type.Array(Type.String({ pattern: HEADER_NAME_PATTERN }), {
       default: ['authorization', 'cookie'],
       description: 'Client headers sent to the auth service (plus X-Forwarded-Method/-Uri/-Host/-For).',
     }),
-    copy_headers: Type.Array(Type.String({ pattern: HEADER_NAME }), {
+    copy_headers: Type.Array(Type.String({ pattern: HEADER_NAME_PATTERN }), {
       default: [],
       description: "Headers of the auth service's 2xx answer copied onto the upstream request.",
     }),
     user_header: Type.String({
-      pattern: HEADER_NAME,
+      pattern: HEADER_NAME_PATTERN,
       default: 'X-User-Id',
       description: "Header of the auth service's answer naming the consumer.",
     }),
@@ -216,7 +216,7 @@ export const AuthSectionSchema = Type.Object(
     }),
     api_key: Type.Object(
       {
-        header: Type.String({ pattern: HEADER_NAME, default: 'X-Api-Key' }),
+        header: Type.String({ pattern: HEADER_NAME_PATTERN, default: 'X-Api-Key' }),
         query: Type.Optional(
           Type.String({
             minLength: 1,
@@ -233,12 +233,12 @@ export const AuthSectionSchema = Type.Object(
     forward_auth: Type.Record(Type.String({ pattern: NAME }), ForwardAuthSchema, { default: {} }),
     identity_headers: Type.Object(
       {
-        user: Type.String({ pattern: HEADER_NAME, default: 'X-Authenticated-User' }),
-        roles: Type.String({ pattern: HEADER_NAME, default: 'X-Authenticated-Roles' }),
-        scopes: Type.String({ pattern: HEADER_NAME, default: 'X-Authenticated-Scopes' }),
-        tier: Type.String({ pattern: HEADER_NAME, default: 'X-Authenticated-Tier' }),
-        consumer: Type.String({ pattern: HEADER_NAME, default: 'X-Consumer-Id' }),
-        strip: Type.Array(Type.String({ pattern: HEADER_NAME }), {
+        user: Type.String({ pattern: HEADER_NAME_PATTERN, default: 'X-Authenticated-User' }),
+        roles: Type.String({ pattern: HEADER_NAME_PATTERN, default: 'X-Authenticated-Roles' }),
+        scopes: Type.String({ pattern: HEADER_NAME_PATTERN, default: 'X-Authenticated-Scopes' }),
+        tier: Type.String({ pattern: HEADER_NAME_PATTERN, default: 'X-Authenticated-Tier' }),
+        consumer: Type.String({ pattern: HEADER_NAME_PATTERN, default: 'X-Consumer-Id' }),
+        strip: Type.Array(Type.String({ pattern: HEADER_NAME_PATTERN }), {
           default: [],
           description:
             'More client headers removed on every route (X-Authenticated-* and X-Consumer-* always are).',

@@ -6,10 +6,11 @@
 // `<path>?<query>\n<host>[\n…]`. Either way the path is normalized as for routing, the query as in every
 // key (parameters sorted, equivalent escapes merged), and the host loses its port and its case — so a
 // purge names the entry whether or not it writes the port the requests carried.
-import { isPathRefusal, normalizePath } from '../../router/normalize-path.js';
+import { isPathRefusal, normalizePath } from '../../lib/normalize-path.js';
+import { hostOnly } from '../../lib/host.js';
 import { normalizeQuery } from './semantics/index.js';
 
-export interface PurgeKeyRefusal {
+interface PurgeKeyRefusal {
   readonly refused: string;
 }
 
@@ -44,19 +45,8 @@ function canonical(
 ): string | PurgeKeyRefusal {
   const path = normalizePath(rawPath);
   if (isPathRefusal(path)) return { refused: `the key's path is refused: ${path.refused}` };
-  const host = hostOnly(authority);
+  const host = hostOnly(authority.trim());
   if (host === '') return { refused: 'the key names no host' };
   const key = path + '?' + normalizeQuery(rawQuery) + '\n' + host;
   return rest.length === 0 ? key : key + '\n' + rest.join('\n');
-}
-
-/** Lowercase host without port, as the gateway routes and keys requests; IPv6 literals keep their brackets. */
-function hostOnly(authority: string): string {
-  const a = authority.trim().toLowerCase();
-  if (a.startsWith('[')) {
-    const end = a.indexOf(']');
-    return end < 0 ? a : a.slice(0, end + 1);
-  }
-  const colon = a.indexOf(':');
-  return colon < 0 ? a : a.slice(0, colon);
 }

@@ -1,9 +1,9 @@
 // Configuration of the route's `cache:` key (an edge cache with HTTP caching semantics, RFC 9111) and the
 // gateway-wide `cache:` section (where entries live and how much memory they may take).
 import { Type, type Static } from '@sinclair/typebox';
+import { HEADER_NAME_PATTERN } from '../../lib/http-token.js';
 
-const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
-const HeaderName = Type.String({ pattern: HEADER_NAME, 'x-expected': 'a header name' });
+const HeaderName = Type.String({ pattern: HEADER_NAME_PATTERN, 'x-expected': 'a header name' });
 const Seconds = (description: string) =>
   Type.Integer({ minimum: 0, maximum: 31_536_000, description, 'x-expected': 'a number of seconds' });
 

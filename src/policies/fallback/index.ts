@@ -6,10 +6,11 @@
 // access log's `fallback` field (and `circuit_open` / `upstream_failed` as a metric label value, where every
 // Portico label value is snake_case). The fallback hides the failure from the client only: the access log's
 // `problem` and portico_upstream_errors_total still name the upstream failure it stood in for.
+import { discardBody } from '../../pipeline/body.js';
 import { definePolicy, PolicyConfigError, type Policy } from '../../pipeline/policy.js';
 import type { Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse } from '../../pipeline/gateway-response.js';
-import { Problem } from '../../http/problem.js';
+import { Problem } from '../../problems/problem.js';
 import { FallbackSchema, type FallbackReason } from './schema.js';
 
 /** Problems that mean "the upstream could not answer" (not the client's fault, not a gateway bug). */
@@ -31,8 +32,16 @@ export const fallback = definePolicy({
     const onCircuit = config.on.includes('circuit-open');
     const onFailure = config.on.includes('upstream-failed');
     const statuses = new Set(config.statuses);
-    const route = ctx.routeName;
-    const served = ctx.gateway.fallbackServed;
+    // portico_fallback_responses_total{route, reason}; reasons as label values are snake_case.
+    const responses = ctx.metrics.counter(
+      'responses_total',
+      'Fallback responses served, by route and reason (circuit_open, upstream_failed).',
+      ['route', 'reason'],
+    );
+    const served = {
+      'circuit-open': responses.series({ route: ctx.routeName, reason: 'circuit_open' }),
+      'upstream-failed': responses.series({ route: ctx.routeName, reason: 'upstream_failed' }),
+    } satisfies Record<FallbackReason, unknown>;
 
     /**
      * The fallback response. `problem`: the upstream problem it replaces (the access log's `problem`, and
@@ -40,7 +49,7 @@ export const fallback = definePolicy({
      * (counted as kind 5xx from the upstream status).
      */
     const respond = (ex: Exchange, reason: FallbackReason, problem: string | undefined): GatewayResponse => {
-      served?.(route, reason);
+      served[reason].inc();
       ex.fallback = reason;
       const res: GatewayResponse = {
         status: config.status,
@@ -72,7 +81,7 @@ export const fallback = definePolicy({
           throw err;
         }
         if (onFailure && statuses.has(res.status)) {
-          discard(res.body);
+          discardBody(res.body);
           return respond(ex, 'upstream-failed', undefined);
         }
         return res;
@@ -80,11 +89,6 @@ export const fallback = definePolicy({
     };
   },
 });
-
-/** Drops an upstream body nobody will read (closing its connection). */
-function discard(body: GatewayResponse['body']): void {
-  if (body !== null && typeof body === 'object' && 'destroy' in body) body.destroy();
-}
 
 function clientGone(ex: Exchange): boolean {
   return ex.res.destroyed && !ex.res.writableFinished;

@@ -1,7 +1,6 @@
 // Configuration of `fallback:`: the static response a route serves when its upstream cannot answer.
 import { Type, type Static } from '@sinclair/typebox';
-
-const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+import { HEADER_NAME_PATTERN } from '../../lib/http-token.js';
 
 /**
  * Why a route answered its fallback. One spelling everywhere: `on:`, the X-Portico-Fallback header and the
@@ -25,7 +24,7 @@ export const FallbackSchema = Type.Object(
       Type.String({ description: 'Content-Type (default: application/json for json, text/plain for body).' }),
     ),
     headers: Type.Optional(
-      Type.Record(Type.String({ pattern: HEADER_NAME }), Type.String(), {
+      Type.Record(Type.String({ pattern: HEADER_NAME_PATTERN }), Type.String(), {
         description: 'Extra response headers.',
       }),
     ),

@@ -5,9 +5,9 @@ import { definePolicy, PolicyConfigError, type Policy } from '../../pipeline/pol
 import type { Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse } from '../../pipeline/gateway-response.js';
 import { PROTECTED_REQUEST_HEADERS, PROTECTED_RESPONSE_HEADERS } from '../../pipeline/header-rules.js';
+import { HEADER_NAME_PATTERN } from '../../lib/http-token.js';
 
-const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
-const Name = Type.String({ pattern: HEADER_NAME, 'x-expected': 'a header name' });
+const Name = Type.String({ pattern: HEADER_NAME_PATTERN, 'x-expected': 'a header name' });
 const Value = Type.String({
   pattern: '^[\\t\\x20-\\x7e\\x80-\\xff]*$',
   'x-expected': 'a header value (no line breaks)',
@@ -16,12 +16,12 @@ const Value = Type.String({
 const Edits = Type.Object(
   {
     set: Type.Optional(
-      Type.Record(Type.String({ pattern: HEADER_NAME }), Value, {
+      Type.Record(Type.String({ pattern: HEADER_NAME_PATTERN }), Value, {
         description: 'Replace (or create) these headers.',
       }),
     ),
     add: Type.Optional(
-      Type.Record(Type.String({ pattern: HEADER_NAME }), Value, {
+      Type.Record(Type.String({ pattern: HEADER_NAME_PATTERN }), Value, {
         description: 'Add a value, keeping existing ones.',
       }),
     ),

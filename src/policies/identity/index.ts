@@ -6,7 +6,8 @@
 import { Type } from '@sinclair/typebox';
 import { definePolicy } from '../../pipeline/policy.js';
 import type { Exchange } from '../../pipeline/exchange.js';
-import { foldHeaderName, HEADER_NAME_PATTERN } from '../../pipeline/header-rules.js';
+import { foldHeaderName } from '../../pipeline/header-rules.js';
+import { HEADER_NAME_PATTERN } from '../../lib/http-token.js';
 
 export const schema = Type.Object(
   {

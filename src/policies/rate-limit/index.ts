@@ -7,8 +7,10 @@ import { definePolicy, PolicyConfigError, type CompileContext, type Policy } fro
 import { createStateKey, type Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse } from '../../pipeline/gateway-response.js';
 import { IDENTITY } from '../../pipeline/identity.js';
-import { Problem } from '../../http/problem.js';
-import type { LimitResult, LimitSpec, QuotaLimit, RateLimitStore } from '../../stores/rate-limit-store.js';
+import { Problem } from '../../problems/problem.js';
+import type { LimitResult, LimitSpec, QuotaLimit, RateLimitStore } from './store/store.js';
+import { openRateLimitStore } from './store/open.js';
+import { rateLimitMetrics } from './metrics.js';
 import {
   RateLimitSchema,
   TiersSchema,
@@ -44,7 +46,7 @@ interface Budget {
 const DECISION = createStateKey<{ budget: Budget; results: readonly LimitResult[] }>('rate_limit.decision');
 
 /** Turns one configured limit (any form) into a store spec. */
-export function compileLimit(
+function compileLimit(
   l: LimitConfig,
   index: number,
   path: readonly (string | number)[],
@@ -184,15 +186,13 @@ export const rateLimit = definePolicy({
     const keys = (Array.isArray(config.key) ? config.key : [config.key]).map(keyPart);
     const single = keys.length === 1 ? keys[0]! : undefined;
     const route = ctx.routeName;
-    const storeRef = ctx.gateway.rateLimitStore?.();
-    if (!storeRef) throw new PolicyConfigError('no rate-limit store is available here', []);
+    // One store for every route (and reload) with the same gateway.store settings.
+    const storeRef = ctx.store('counts', openRateLimitStore);
     const store: RateLimitStore = storeRef.store;
-    const metrics = ctx.gateway.rateLimitMetrics?.(route);
-    const storeKind = storeRef.kind;
+    const metrics = rateLimitMetrics(ctx.metrics, route, storeRef.kind);
     const denyOnError = config.on_store_error === 'deny';
     const sendHeaders = config.headers;
-    let lastWarning = -Infinity;
-    let suppressed = 0;
+    const storeWarnings = ctx.throttledLog(10_000);
 
     const budgetFor = (ex: Exchange): { budget: Budget; tier: string } | undefined => {
       if (!config.tiered) return routeBudget ? { budget: routeBudget, tier: '' } : undefined;
@@ -209,7 +209,7 @@ export const rateLimit = definePolicy({
       for (const r of results)
         if (!r.allowed && (refused === undefined || r.retryAfterMs > refused.retryAfterMs)) refused = r;
       if (refused !== undefined) {
-        metrics?.limited(tier);
+        metrics.limited(tier);
         const retryS = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
         const headers: Record<string, string> = { 'retry-after': String(retryS) };
         if (sendHeaders) setLimitHeaders(headers, budget, results);
@@ -235,28 +235,22 @@ export const rateLimit = definePolicy({
           headers,
         });
       }
-      metrics?.allowed(tier);
+      metrics.allowed(tier);
       if (sendHeaders) ex.set(DECISION, { budget, results });
     };
 
     const storeFailed = (err: unknown): void => {
-      metrics?.storeError(storeKind);
-      const now = performance.now();
-      if (now - lastWarning >= 10_000) {
-        ctx.log.warn(
-          {
-            event: 'rate_limit_store_error',
-            route,
-            store: storeRef.kind,
-            suppressed,
-            error: err instanceof Error ? err.message : String(err),
-            decision: denyOnError ? 'deny' : 'allow',
-          },
-          'the rate-limit store did not answer; applying on_store_error',
-        );
-        lastWarning = now;
-        suppressed = 0;
-      } else suppressed++;
+      metrics.storeError();
+      storeWarnings.warn(
+        {
+          event: 'rate_limit_store_error',
+          route,
+          store: storeRef.kind,
+          error: err instanceof Error ? err.message : String(err),
+          decision: denyOnError ? 'deny' : 'allow',
+        },
+        'the rate-limit store did not answer; applying on_store_error',
+      );
       if (denyOnError)
         throw new Problem({
           code: 'rate-limit-unavailable',
@@ -291,10 +285,10 @@ export const rateLimit = definePolicy({
           return storeFailed(err);
         }
         if (results instanceof Promise) {
-          const started = metrics ? performance.now() : 0;
+          const started = metrics.enabled ? performance.now() : 0;
           return results.then(
             (r) => {
-              if (metrics) metrics.storeLatency(storeKind, (performance.now() - started) / 1000);
+              if (metrics.enabled) metrics.storeLatency((performance.now() - started) / 1000);
               decide(ex, budget, tier, r);
             },
             (err: unknown) => {

@@ -1,6 +1,7 @@
 // Configuration of rate limiting: the route's `rate_limit:` key (the brief's two token-bucket forms, a
 // sliding window, several limits at once, keys, tiers) and the root `tiers:` section.
 import { Type, type Static } from '@sinclair/typebox';
+import { TCHAR_CLASS } from '../../lib/http-token.js';
 
 const Positive = (description: string) =>
   Type.Number({ minimum: 0.0001, description, 'x-expected': 'a positive number' });
@@ -9,7 +10,7 @@ const Count = (description: string) =>
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$', 'x-expected': 'a short name' });
 
 /** One limit, in any of its forms. */
-export const LimitSchema = Type.Object(
+const LimitSchema = Type.Object(
   {
     name: Type.Optional(Name),
     // Token bucket, brief form 1: capacity + refill per second.
@@ -36,7 +37,7 @@ export const LimitSchema = Type.Object(
 );
 export type LimitConfig = Static<typeof LimitSchema>;
 
-const KEY_PATTERN = "^(consumer|ip|route|global|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$";
+const KEY_PATTERN = `^(consumer|ip|route|global|header:${TCHAR_CLASS}+)$`;
 const Key = Type.String({
   pattern: KEY_PATTERN,
   'x-expected': 'consumer, ip, route, global or header:<Name>',

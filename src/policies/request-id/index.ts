@@ -5,13 +5,14 @@ import { Type } from '@sinclair/typebox';
 import { definePolicy } from '../../pipeline/policy.js';
 import type { Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse } from '../../pipeline/gateway-response.js';
-import { newSpanId, newTraceId } from '../../observability/trace-ids.js';
+import { newSpanId, newTraceId } from '../../pipeline/trace-ids.js';
+import { HEADER_NAME_PATTERN } from '../../lib/http-token.js';
 
 export const schema = Type.Object(
   {
     header: Type.Optional(
       Type.String({
-        pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+        pattern: HEADER_NAME_PATTERN,
         'x-expected': 'a header name',
         description: 'Header carrying the trace id (default: gateway.tracing_header).',
       }),

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { definePolicy, PolicyConfigError } from '../../pipeline/policy.js';
 import type { Exchange } from '../../pipeline/exchange.js';
 import { IDENTITY } from '../../pipeline/identity.js';
-import { problems } from '../../http/problems.js';
+import { problems } from '../../problems/catalog.js';
 
 export const schema = Type.Object(
   {

@@ -4,7 +4,7 @@
 import type { Exchange } from '../../pipeline/exchange.js';
 import { PolicyConfigError } from '../../pipeline/policy.js';
 import { compileTemplate, TemplateError, type Template } from './template/compile-template.js';
-import { decodeFormComponent } from './template/query-value.js';
+import { decodeFormComponent } from '../../lib/query.js';
 import type { QueryEditsConfig } from './schema.js';
 
 type ConfigPath = readonly (string | number)[];

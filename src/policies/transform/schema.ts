@@ -2,15 +2,15 @@
 // (`request.json_to_xml`, `request.add_headers`, `response.wrap_json`, `response.add_pagination`).
 // Header and query edits have their own blocks; body field operations sit directly under each side.
 import { Type, type Static } from '@sinclair/typebox';
+import { HEADER_NAME_PATTERN } from '../../lib/http-token.js';
 
-const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
-const HeaderName = Type.String({ pattern: HEADER_NAME, 'x-expected': 'a header name' });
+const HeaderName = Type.String({ pattern: HEADER_NAME_PATTERN, 'x-expected': 'a header name' });
 const HeaderValue = Type.String({
   pattern: '^[\\t\\x20-\\x7e\\x80-\\uffff]*$',
   'x-expected': 'a header value or template (no line breaks)',
 });
 const HeaderMap = (description: string) =>
-  Type.Record(Type.String({ pattern: HEADER_NAME }), HeaderValue, { description });
+  Type.Record(Type.String({ pattern: HEADER_NAME_PATTERN }), HeaderValue, { description });
 const ParamName = Type.String({ minLength: 1, maxLength: 256, 'x-expected': 'a query parameter name' });
 const ParamMap = (description: string) =>
   Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 8192 }), {
@@ -30,7 +30,7 @@ const HeaderEdits = Type.Object(
     add: Type.Optional(HeaderMap('Add a value, keeping existing ones. Values are templates.')),
     remove: Type.Optional(Type.Array(HeaderName, { description: 'Remove these headers.' })),
     rename: Type.Optional(
-      Type.Record(Type.String({ pattern: HEADER_NAME }), HeaderName, {
+      Type.Record(Type.String({ pattern: HEADER_NAME_PATTERN }), HeaderName, {
         description: 'Rename headers (old: new), keeping their values; replaces any header of the new name.',
       }),
     ),

@@ -14,7 +14,7 @@ export const POINTS_PER_WEIGHT = 1024;
 export const MAX_RING_POINTS = 1 << 18;
 
 /** Largest total weight a ring accepts (at one point per unit of weight). */
-export const MAX_TOTAL_WEIGHT = 1 << 24;
+const MAX_TOTAL_WEIGHT = 1 << 24;
 
 // Sort keys pack `hash × 2^21 + rank` exactly into a double (32 + 21 bits ≤ 53).
 const RANK_SPACE = 2 ** 21;

@@ -2,12 +2,13 @@
 // and claims, and a cache of verified tokens so that a repeated token is answered without a signature check.
 import { decodeProtectedHeader, errors } from 'jose';
 import type { PolicyLog } from '../../../pipeline/policy.js';
+import { ExpiringCache } from '../../../lib/expiring-cache.js';
 import type { JwtConfig } from '../schema.js';
 import { createSignatureCheck } from './check-signature.js';
 import { consumerIdOf } from './identity-from-claims.js';
 import { JwtError } from './jwt-error.js';
 import { resolveKeySource } from './resolve-key-source.js';
-import { hashToken, VerificationCache } from './verification-cache.js';
+import { hashToken } from './verification-cache.js';
 
 /** A token that passed every check. Shared between requests: frozen. */
 export interface VerifiedToken {
@@ -44,7 +45,7 @@ export function createJwtVerifier(name: string, config: JwtConfig, deps: JwtVeri
   const allowed: ReadonlySet<string> = new Set(source.algorithms);
   const maxLength = config.max_token_bytes;
   const skewS = config.clock_skew_s;
-  const cache = config.cache_size > 0 ? new VerificationCache<VerifiedToken>(config.cache_size) : undefined;
+  const cache = config.cache_size > 0 ? new ExpiringCache<VerifiedToken>(config.cache_size) : undefined;
   const check = createSignatureCheck(source, {
     name,
     settings: config.jwks,

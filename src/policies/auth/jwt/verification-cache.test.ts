@@ -1,13 +1,14 @@
-// The verification cache is bounded and never returns an expired entry: these pin eviction order (oldest
-// first, in O(1)), expiry at the exact millisecond, and clearing.
+// The verification cache (an ExpiringCache keyed by hashToken) is bounded and never returns an expired
+// entry: these pin eviction order (oldest first, in O(1)), expiry at the exact millisecond, and clearing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { hashToken, VerificationCache } from './verification-cache.js';
+import { ExpiringCache } from '../../../lib/expiring-cache.js';
+import { hashToken } from './verification-cache.js';
 
-describe('VerificationCache', () => {
+describe('verification cache (ExpiringCache)', () => {
   it('returns an entry strictly before its end, and drops it after', () => {
-    const cache = new VerificationCache<string>(10);
+    const cache = new ExpiringCache<string>(10);
     cache.set('k', 'v', 1000);
     assert.equal(cache.get('k', 999), 'v');
     assert.equal(cache.get('k', 1000), undefined);
@@ -15,7 +16,7 @@ describe('VerificationCache', () => {
   });
 
   it('evicts the oldest insert once full, through any number of rounds', () => {
-    const cache = new VerificationCache<number>(3);
+    const cache = new ExpiringCache<number>(3);
     for (let i = 0; i < 1000; i++) cache.set(`k${i}`, i, Infinity);
     assert.equal(cache.size, 3);
     assert.deepEqual(
@@ -25,7 +26,7 @@ describe('VerificationCache', () => {
   });
 
   it('stays bounded when entries expire and tokens come back', () => {
-    const cache = new VerificationCache<number>(2);
+    const cache = new ExpiringCache<number>(2);
     cache.set('a', 1, 10);
     assert.equal(cache.get('a', 10), undefined);
     cache.set('a', 2, 100);
@@ -36,7 +37,7 @@ describe('VerificationCache', () => {
   });
 
   it('forgets everything on clear', () => {
-    const cache = new VerificationCache<number>(2);
+    const cache = new ExpiringCache<number>(2);
     cache.set('a', 1, 100);
     cache.clear();
     assert.equal(cache.get('a', 0), undefined);

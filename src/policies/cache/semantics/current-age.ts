@@ -1,7 +1,7 @@
 // The age of a stored response (RFC 9111 §4.2.3): what it was on arrival, corrected for the upstream's
 // Age and for clock skew, plus the time it has since spent in the cache.
 
-import { DELTA_SECONDS_MAX, parseDeltaSeconds } from './cache-control.js';
+import { DELTA_SECONDS_MAX, parseDeltaSeconds } from '../../../lib/cache-control.js';
 import { firstFieldLine, type ResponseHeaders } from './field-value.js';
 import { parseHttpDate } from './http-date.js';
 

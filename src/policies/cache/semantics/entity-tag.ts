@@ -1,7 +1,7 @@
 // Entity tags (RFC 9110 §8.8.3): parsing one tag or an If-None-Match list, and weak comparison. An
 // opaque-tag may hold a comma, so lists are read tag by tag, never split on commas.
 
-import { skipOws } from './token.js';
+import { skipOws } from '../../../lib/http-token.js';
 
 /** One entity-tag. */
 export interface EntityTag {
@@ -12,7 +12,7 @@ export interface EntityTag {
 }
 
 /** The members of an If-None-Match or If-Match field (RFC 9110 §13.1.1-2). */
-export interface EntityTagList {
+interface EntityTagList {
   /** The field is `*`. */
   readonly any: boolean;
   /** Its well-formed entity-tags; malformed members are left out. */

@@ -27,7 +27,7 @@ export function revalidationHeaders(stored: Validators): [name: string, value: s
  * stored bytes (Content-Encoding, Content-Range, Content-Type: updating them would mislabel the body, which
  * §3.2 lets a cache avoid), and hop-by-hop fields, which are never stored (§3.1, RFC 9110 §7.6.1).
  */
-export const NOT_UPDATED_BY_304: ReadonlySet<string> = new Set([
+const NOT_UPDATED_BY_304: ReadonlySet<string> = new Set([
   'content-length',
   'content-encoding',
   'content-range',

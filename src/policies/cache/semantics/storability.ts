@@ -1,7 +1,7 @@
 // Whether a shared cache may store an upstream response (RFC 9111 §3, §3.5) and for how long it stays
 // fresh (§4.2.1), with the product rules that are stricter than the RFC spelled out where they apply.
 
-import { DELTA_SECONDS_MAX, parseCacheControl, type CacheControl } from './cache-control.js';
+import { DELTA_SECONDS_MAX, parseCacheControl, type CacheControl } from '../../../lib/cache-control.js';
 import { initialAgeMs } from './current-age.js';
 import { firstFieldLine, type RequestHeaderGetter, type ResponseHeaders } from './field-value.js';
 import type { FreshnessInfo } from './freshness-state.js';
@@ -25,7 +25,7 @@ export interface StorabilityInput {
   readonly responseTime: number;
 }
 
-export interface StorableResponse extends FreshnessInfo {
+interface StorableResponse extends FreshnessInfo {
   readonly storable: true;
 }
 
@@ -40,7 +40,7 @@ export type UnstorableReason =
   | 'authenticated'
   | 'must-understand';
 
-export interface UnstorableResponse {
+interface UnstorableResponse {
   readonly storable: false;
   readonly reason: UnstorableReason;
 }

@@ -2,7 +2,7 @@
 // a cache key: the response's Vary plus the route's declared fields, and a normalized, escaped rendering.
 
 import type { RequestHeaderGetter } from './field-value.js';
-import { isToken, skipOws } from './token.js';
+import { isToken, skipOws } from '../../../lib/http-token.js';
 
 /**
  * The lowercase, deduplicated, sorted union of the response's Vary members and the route's `declared`

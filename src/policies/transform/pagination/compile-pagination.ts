@@ -1,5 +1,6 @@
 // Turns the `add_pagination` settings into an immutable, checked form once per config load, so a request
 // only reads precomputed names and messages and a bad combination fails the load instead of a request.
+import { isToken } from '../../../lib/http-token.js';
 
 /** The `add_pagination` settings as the config schema validated them; every field is optional. */
 export interface PaginationConfig {
@@ -58,9 +59,6 @@ export class PaginationConfigError extends Error {
 /** Longest page or size value accepted from a client: keeps every count and page number a safe integer. */
 export const MAX_DIGITS = 9;
 
-// RFC 9110 §5.1: a field name is a token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /** Fills defaults and checks the settings together; throws `PaginationConfigError` on the first bad one. */
 export function compilePagination(config: PaginationConfig): CompiledPagination {
   const pageParam = config.page_param ?? 'page';
@@ -86,7 +84,8 @@ export function compilePagination(config: PaginationConfig): CompiledPagination 
   if (firstPage !== 0 && firstPage !== 1) {
     throw new PaginationConfigError('first_page', 'first_page must be 0 or 1');
   }
-  if (config.total_header !== undefined && !TOKEN.test(config.total_header)) {
+  // RFC 9110 §5.1: a field name is a token.
+  if (config.total_header !== undefined && !isToken(config.total_header)) {
     throw new PaginationConfigError('total_header', 'total_header must be a header name (RFC 9110 token)');
   }
   if (config.total_field === '') {

@@ -1,7 +1,7 @@
 // Rewrites a raw query string so it carries exactly one page and one size parameter, leaving every other
 // parameter as it came. Shared by the upstream query and the links, so both agree on what "the same
 // query, another page" means.
-import { decodeFormComponent } from '../template/query-value.js';
+import { decodeFormComponent } from '../../../lib/query.js';
 import type { CompiledPagination } from './compile-pagination.js';
 
 /**

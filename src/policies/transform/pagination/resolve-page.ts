@@ -1,6 +1,6 @@
 // The request side of `add_pagination`: reads the page and size the client asked for, refuses values that
 // cannot be a page, and gives the upstream explicit values so it never applies defaults of its own.
-import { queryValue } from '../template/query-value.js';
+import { queryValue } from '../../../lib/query.js';
 import { MAX_DIGITS, type CompiledPagination } from './compile-pagination.js';
 import { pageQuery } from './page-query.js';
 

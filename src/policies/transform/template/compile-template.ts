@@ -32,7 +32,8 @@ import {
   type Encode,
   type TemplateTarget,
 } from './field-value.js';
-import { queryValue } from './query-value.js';
+import { queryValue } from '../../../lib/query.js';
+import { isTchar } from '../../../lib/http-token.js';
 
 export type { TemplateTarget } from './field-value.js';
 
@@ -242,12 +243,10 @@ const SIMPLE: Readonly<Record<string, Read>> = {
 };
 
 // RFC 9110 5.1: a field name is a token.
-const TCHAR = /^[!#$%&'*+.^_`|~0-9A-Za-z-]$/;
-
 function checkHeaderName(name: string, text: string, at: number): string {
   for (let i = 0; i < name.length; i++) {
+    if (isTchar(name.charCodeAt(i))) continue;
     const c = name[i]!;
-    if (TCHAR.test(c)) continue;
     const hint = c === ':' ? ' (write ":-" for a fallback)' : '';
     throw sourceError(`${JSON.stringify(c)} cannot appear in a header name${hint}`, text, at + i);
   }

@@ -1,0 +1,221 @@
+// The promise of the policy contract: a new policy is its definition alone. A probe policy, defined here and
+// appended to the registry, uses every service the compile context offers — its own route keys folded in by
+// normalizeRoute, a root section, scoped metrics, a named store carried over reloads and closed when unused,
+// a throttled log and an admin action — with no change to the compiler, config/ or any other policy.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Type } from '@sinclair/typebox';
+import { formatPath } from '../config/config-issue.js';
+import { createGatewayMetrics } from '../observability/metrics.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { definePolicy, PolicyConfigError, type StoreBackend } from '../pipeline/policy.js';
+import { testExchange } from '../pipeline/testing.js';
+import { policyRegistry } from '../policies/registry.js';
+import { ResourceRegistry } from './carry-over.js';
+import { type BuildResult, buildSnapshotFromText } from './compile-gateway.js';
+
+interface ProbeStore {
+  readonly backend: StoreBackend['kind'];
+  readonly id: number;
+  closed: boolean;
+  close(): void;
+}
+
+function probeKit() {
+  let opened = 0;
+  const stores: ProbeStore[] = [];
+  const probe = definePolicy({
+    name: 'probe',
+    phase: 'transform',
+    summary: 'Test probe.',
+    schema: Type.Object({ greeting: Type.String() }, { additionalProperties: false }),
+    sections: { probe_settings: Type.Object({ size: Type.Integer({ default: 3 }) }, { default: {} }) },
+    adminPaths: [{ path: '/probe/poke', method: 'POST' }],
+    routeKeys: { probe_short: Type.Optional(Type.String()) },
+    normalizeRoute(route, ctx) {
+      const short = route['probe_short'];
+      if (short === undefined) return route;
+      if (route['probe'] !== undefined) ctx.error(['probe_short'], 'probe_short contradicts probe:');
+      return { ...route, probe: { greeting: short } };
+    },
+    create(config, ctx) {
+      if (config.greeting === '') throw new PolicyConfigError('an empty greeting', ['greeting']);
+      const size = (ctx.section('probe_settings') as { size: number }).size;
+      const { store } = ctx.store(
+        'things',
+        (backend): ProbeStore => {
+          const s: ProbeStore = {
+            backend: backend.kind,
+            id: ++opened,
+            closed: false,
+            close: () => void (s.closed = true),
+          };
+          stores.push(s);
+          return s;
+        },
+        { settings: { size } },
+      );
+      const greeted = ctx.metrics
+        .counter('greetings_total', 'Greetings, by route.', ['route'])
+        .series({ route: ctx.routeName });
+      const warn = ctx.throttledLog(60_000);
+      ctx.admin({
+        path: '/probe/poke',
+        method: 'POST',
+        handle: () => Promise.resolve({ status: 200, body: { store: store.id } }),
+      });
+      return {
+        onRequest(ex) {
+          greeted.inc();
+          warn.warn({ event: 'probe_greeting', route: ctx.routeName }, config.greeting);
+          ex.headers.set('x-greeting', config.greeting);
+        },
+      };
+    },
+  });
+  return { probe, stores };
+}
+
+function yaml(size: number, routes: string): string {
+  return `
+gateway: { metrics: { enabled: true } }
+probe_settings: { size: ${size} }
+routes:
+${routes}`;
+}
+
+const ROUTES = `
+  - { name: a, path: /a, upstream: "http://127.0.0.1:9", probe_short: hello }
+  - { name: b, path: /b, upstream: "http://127.0.0.1:9", probe: { greeting: hi } }
+  - { name: c, path: /c, upstream: "http://127.0.0.1:9" }`;
+
+function ok(r: BuildResult) {
+  assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('\n'));
+  return r.snapshot;
+}
+
+describe('a policy known by its own folder alone', () => {
+  it('gets its route keys, section, scoped metrics, store, admin action through the compile context', async () => {
+    const kit = probeKit();
+    const registry = [...policyRegistry, kit.probe] as typeof policyRegistry;
+    const resources = new ResourceRegistry();
+    const metrics = createGatewayMetrics({ inflight: () => 0, defaultMetrics: false });
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const eventLogger = pino({ level: 'info' }, sink);
+    const deps = { registry, resources, env: {}, accessLogger: undefined, eventLogger, metrics };
+
+    const first = ok(buildSnapshotFromText(yaml(3, ROUTES), 'gateway.yaml', deps));
+    resources.retain(first.resources);
+    // normalizeRoute turned route a's short form into the policy key; route c has no probe.
+    const names = (route: string) => first.routes.find((r) => r.name === route)?.policyNames ?? [];
+    assert.ok(names('a').includes('probe'));
+    assert.ok(names('b').includes('probe'));
+    assert.ok(!names('c').includes('probe'));
+    // One store for every route, on the memory backend (this build does not serve).
+    assert.equal(kit.stores.length, 1);
+    assert.equal(kit.stores[0]!.backend, 'memory');
+    // Metrics are named after the policy; the throttled log writes one line for two requests.
+    const probeOf = (route: string) => {
+      const r = first.routes.find((x) => x.name === route)!;
+      return r.policies[r.policyNames.indexOf('probe')]!;
+    };
+    for (let i = 0; i < 2; i++) await probeOf('a').onRequest?.(testExchange([]));
+    assert.match(await metrics.registry.metrics(), /portico_probe_greetings_total\{route="a"\} 2/);
+    await new Promise((resolve) => setImmediate(resolve));
+    const greetings = lines.filter((l) => l['event'] === 'probe_greeting');
+    assert.deepEqual(
+      greetings.map((l) => [l['route'], l['suppressed'], l['msg']]),
+      [['a', 0, 'hello']],
+    );
+    // The admin path is served by the action a route registered.
+    const entry = first.admin.get('/probe/poke');
+    assert.equal(entry?.policy, 'probe');
+    assert.deepEqual(await entry?.action?.handle({ body: undefined, query: new URLSearchParams() }), {
+      status: 200,
+      body: { store: 1 },
+    });
+
+    // A reload with the same settings keeps the store; a change of them opens a new one, and the old one
+    // closes once no live snapshot uses it.
+    const same = ok(buildSnapshotFromText(yaml(3, ROUTES), 'gateway.yaml', deps));
+    resources.retain(same.resources);
+    await resources.release(first.resources);
+    assert.equal(kit.stores.length, 1);
+    assert.equal(kit.stores[0]!.closed, false);
+    const changed = ok(buildSnapshotFromText(yaml(4, ROUTES), 'gateway.yaml', deps));
+    resources.retain(changed.resources);
+    await resources.release(same.resources);
+    assert.equal(kit.stores.length, 2);
+    assert.equal(kit.stores[0]!.closed, true);
+    assert.equal(kit.stores[1]!.closed, false);
+
+    // Without a route using the policy, its admin path is known but has no action.
+    const none = ok(
+      buildSnapshotFromText(
+        yaml(
+          4,
+          ROUTES.split('\n').slice(0, 1).join('\n') +
+            `
+  - { name: c, path: /c, upstream: "http://127.0.0.1:9" }`,
+        ),
+        'gateway.yaml',
+        deps,
+      ),
+    );
+    resources.retain(none.resources);
+    await resources.release(changed.resources);
+    assert.equal(none.admin.get('/probe/poke')?.action, undefined);
+    assert.equal(kit.stores[1]!.closed, true);
+    await resources.release(none.resources);
+  });
+
+  it('reports its config mistakes at their lines, through the same paths as built-in policies', () => {
+    const kit = probeKit();
+    const registry = [...policyRegistry, kit.probe] as typeof policyRegistry;
+    const deps = {
+      registry,
+      resources: new ResourceRegistry(),
+      env: {},
+      accessLogger: undefined,
+      eventLogger: undefined,
+    };
+    const r = buildSnapshotFromText(
+      yaml(
+        3,
+        `
+  - { name: a, path: /a, upstream: "http://127.0.0.1:9", probe_short: x, probe: { greeting: y } }
+  - { name: b, path: /b, upstream: "http://127.0.0.1:9", probe: { greeting: "" } }`,
+      ),
+      'gateway.yaml',
+      deps,
+    );
+    assert.equal(r.ok, false);
+    const issues = r.issues.filter((i) => i.severity === 'error').map((i) => [formatPath(i.path), i.line]);
+    assert.deepEqual(issues, [
+      ['routes[0].probe_short', 6],
+      ['routes[1].probe.greeting', 7],
+    ]);
+    // Its schema is the config schema: an unknown key is found by validation, with its line.
+    const typo = buildSnapshotFromText(
+      yaml(
+        3,
+        `
+  - { name: c, path: /c, upstream: "http://127.0.0.1:9", probe: { greting: y } }`,
+      ),
+      'gateway.yaml',
+      deps,
+    );
+    assert.equal(typo.ok, false);
+    assert.deepEqual(
+      typo.issues.filter((i) => i.severity === 'error').map((i) => [formatPath(i.path), i.line]),
+      [['routes[0].probe.greting', 6]],
+    );
+  });
+});
