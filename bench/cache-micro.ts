@@ -4,15 +4,17 @@
 //   node --import tsx bench/cache-micro.ts
 import { Value } from '@sinclair/typebox/value';
 import { cache } from '../src/policies/cache/index.js';
-import { CacheSchema } from '../src/policies/cache/schema.js';
+import { CacheSchema, CacheSectionSchema } from '../src/policies/cache/schema.js';
+import type { CompileContext } from '../src/pipeline/policy.js';
 import { testContext, testExchange } from '../src/pipeline/testing.js';
 import type { GatewayResponse } from '../src/pipeline/gateway-response.js';
 import { createMemoryResponseCache } from '../src/policies/cache/store/memory.js';
 
 const store = createMemoryResponseCache({ maxBytes: 64 * 1024 * 1024, sweepIntervalMs: 0 });
-const ctx = {
+const ctx: CompileContext = {
   ...testContext(),
-  gateway: { tracingHeader: 'X-Trace-Id', responseCache: () => ({ store, kind: 'memory' as const }) },
+  section: (name) => (name === 'cache' ? Value.Default(CacheSectionSchema, {}) : undefined),
+  store: <T>() => ({ kind: 'memory' as const, store: store as unknown as T }),
 };
 const policy = cache.create(
   Value.Default(CacheSchema, { ttl_s: 3600 }) as Parameters<typeof cache.create>[0],

@@ -5,11 +5,12 @@ import { rateLimit } from '../src/policies/rate-limit/index.js';
 import { createMemoryRateLimitStore } from '../src/policies/rate-limit/store/memory.js';
 import { testContext, testExchange } from '../src/pipeline/testing.js';
 import type { GatewayResponse } from '../src/pipeline/gateway-response.js';
+import type { CompileContext } from '../src/pipeline/policy.js';
 
 const store = createMemoryRateLimitStore({ sweepIntervalMs: 0 });
-const ctx = {
+const ctx: CompileContext = {
   ...testContext(),
-  gateway: { tracingHeader: 'X-Trace-Id', rateLimitStore: () => ({ store, kind: 'memory' as const }) },
+  store: <T>() => ({ kind: 'memory' as const, store: store as unknown as T }),
 };
 const policy = rateLimit.create(
   { capacity: 1e9, refill: 1e9, key: 'ip', tiered: false, headers: true, on_store_error: 'allow' },

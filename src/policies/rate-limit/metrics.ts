@@ -15,8 +15,18 @@ export interface RateLimitMetrics {
   storeLatency(seconds: number): void;
 }
 
+/** Records nothing: metrics are off (no lookup per request). */
+const OFF: RateLimitMetrics = {
+  enabled: false,
+  allowed() {},
+  limited() {},
+  storeError() {},
+  storeLatency() {},
+};
+
 /** The recorder of one route on store `store` ("memory" or "redis"); tier series resolved on first use. */
 export function rateLimitMetrics(metrics: PolicyMetrics, route: string, store: string): RateLimitMetrics {
+  if (!metrics.enabled) return OFF;
   const allowedTotal = metrics.counter(
     'allowed_total',
     'Requests a rate limit admitted, by route and tier ("(none)" without tiers).',
