@@ -17,6 +17,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
  */
 export const LAYERS = Object.freeze([
   'cli',
+  'process',
   'admin',
   'runtime',
   'compiler',
@@ -131,7 +132,7 @@ export function check(importer, target) {
   if (importer.layer === 'lib' && target.layer !== 'lib') return ['lib', data];
   if (target.leaf) return null;
   if (target.layer === 'cli' && importer.layer !== 'cli') return ['cli', data];
-  if (target.layer === 'admin' && importer.layer !== 'cli' && importer.layer !== 'admin') {
+  if (target.layer === 'admin' && !['cli', 'process', 'admin'].includes(importer.layer)) {
     return ['admin', data];
   }
   if (target.index < importer.index) {
@@ -150,7 +151,7 @@ const messages = {
   registryIndexOnly: `{{from}} reaches a policy folder only through its index.ts: '{{specifier}}' is {{to}}{{typeOnly}}.`,
   neverPolicies: `{{from}} never imports src/policies/ (it receives the registry as a parameter): '{{specifier}}' is {{to}}{{typeOnly}}.`,
   cli: `nothing imports cli/ except cli/ itself: '{{specifier}}' from {{from}}{{typeOnly}}.`,
-  admin: `only cli/ imports admin/: '{{specifier}}' from {{from}}{{typeOnly}}.`,
+  admin: `only cli/ and process/ import admin/: '{{specifier}}' from {{from}}{{typeOnly}}.`,
   lib: `lib/ imports nothing of src/ outside lib/: '{{specifier}}' is {{to}}{{typeOnly}}.`,
   leaf: `{{from}} is a leaf that anyone may import, so it imports nothing of src/: '{{specifier}}'{{typeOnly}}.`,
   unknownTarget: `'{{specifier}}' is {{to}}, which is in no layer: add its folder to LAYERS in scripts/eslint/layers.js (and docs/architecture.md).`,

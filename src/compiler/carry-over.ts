@@ -40,6 +40,11 @@ export class ResourceRegistry {
     await Promise.all(pending);
   }
 
+  /** The resource a live snapshot holds under `key` (the primary's shared stores), if any. */
+  peek(key: string): unknown {
+    return this.resources.get(key)?.value;
+  }
+
   get size(): number {
     return this.resources.size;
   }

@@ -50,6 +50,17 @@ export interface PolicyServiceDeps {
   readonly eventLogger: Logger | undefined;
   /** A serving gateway: stores may connect to Redis (validate and routes never do). */
   readonly serving: boolean;
+  /** In a worker process: reaches the `shared` memory stores its primary holds. */
+  readonly sharedStores?: SharedStoreLink | undefined;
+}
+
+/** How a worker process reaches the stores its primary holds (`gateway.workers` > 1). */
+export interface SharedStoreLink {
+  /**
+   * A stand-in for the store the primary holds under `key` (the same key the primary's own build gives it):
+   * every method call is a message to the primary, answered within `timeoutMs` or StoreUnavailable.
+   */
+  connect<T extends StoreHandle>(key: string, timeoutMs: number): T;
 }
 
 const NO_SERIES = { inc() {}, observe() {} };
@@ -106,6 +117,11 @@ export function createPolicyServices(deps: PolicyServiceDeps): PolicyServices {
         const { kind, ...where } = backend as StoreBackend & { log?: unknown };
         delete where.log;
         const key = `store:${policy}:${name}:${JSON.stringify([kind, where, options.settings ?? null])}`;
+        const link = deps.sharedStores;
+        if (options.shared === true && kind === 'memory' && link !== undefined && deps.serving) {
+          const remote = deps.scope.get('remote:' + key, () => link.connect<T>(key, gw.store.timeout_ms));
+          return { kind, store: remote };
+        }
         const store = deps.scope.get(
           key,
           () => open(backend),

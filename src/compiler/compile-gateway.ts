@@ -22,7 +22,7 @@ import { buildRouter } from './build-router.js';
 import type { ResourceRegistry } from './carry-over.js';
 import { checkConfig } from './check-config.js';
 import { checkSections } from './check-sections.js';
-import { createPolicyServices } from './compile-context.js';
+import { createPolicyServices, type SharedStoreLink } from './compile-context.js';
 import { compileRoute, normalizeRoute } from './compile-route.js';
 import { configHash, digestContents, type ConfigInputs } from './config-inputs.js';
 import type { CompiledRoute, GatewaySnapshot } from './snapshot.js';
@@ -43,6 +43,8 @@ export interface BuildDeps {
    * validate and routes never open connections.
    */
   readonly exportTraces?: boolean;
+  /** In a worker process (`gateway.workers` > 1): the primary's shared memory stores. */
+  readonly sharedStores?: SharedStoreLink | undefined;
 }
 
 export type BuildResult =
@@ -91,6 +93,7 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     metrics,
     eventLogger: deps.eventLogger,
     serving,
+    sharedStores: deps.sharedStores,
   });
   // What runs after every request of every route: the access log and the per-consumer counter.
   const complete: ((ex: Exchange) => void)[] = [];

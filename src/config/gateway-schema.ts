@@ -10,6 +10,9 @@ import { Millis } from './schema-fields.js';
  */
 export const CIDR_SHAPE =
   '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[0-9A-Za-z._~-]+)?)(/[0-9]{1,3})?$';
+/** Most worker processes `gateway.workers` may ask for. */
+export const MAX_WORKERS = 256;
+
 const LISTEN_PATTERN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$';
 
 const Listen = Type.String({
@@ -301,6 +304,12 @@ export const GatewaySectionSchema = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'Health, readiness and the admin API.' },
     ),
+    workers: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: MAX_WORKERS })], {
+      default: 1,
+      description:
+        'Processes serving the listeners: 1 (this process alone), a number, or "auto" (one per CPU). With more than one, a primary process runs the admin listener, reloads and restarts, and holds the memory-store rate-limit counts.',
+      'x-expected': `"auto" or a whole number from 1 to ${MAX_WORKERS}`,
+    }),
     shutdown_timeout_ms: Millis('On SIGTERM, how long in-flight requests may take to finish.', 15_000),
     reload: Type.Object(
       {

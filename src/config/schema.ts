@@ -125,7 +125,6 @@ const defaultsCoreProperties = {
 export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   root: {},
   gateway: {
-    workers: 'multi-process workers',
     profile: 'edge/platform profiles',
   },
   upstream: {},

@@ -76,6 +76,7 @@ export function createAccessLog(settings: AccessLogSettings, logger: AccessLogge
   const keys = fields.map((f) => `"${f}":`);
   const codes = Int32Array.from(fields, (f) => CODES[f]);
   const n = codes.length;
+  const worker = logger.worker === undefined ? '' : '"worker":' + logger.worker;
   function writeAccessLine(ex: Exchange): void {
     let line = '';
     let sep = '{';
@@ -157,6 +158,10 @@ export function createAccessLog(settings: AccessLogSettings, logger: AccessLogge
     }
     if (!ex.res.writableFinished) {
       line += sep + '"aborted":true';
+      sep = ',';
+    }
+    if (worker !== '') {
+      line += sep + worker;
       sep = ',';
     }
     logger.write(sep === '{' ? '{}' : line + '}');

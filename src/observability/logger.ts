@@ -28,13 +28,25 @@ function bytesWriter(file: SonicBoom): LogDestination {
 }
 type SonicBoom = ReturnType<typeof pino.destination>;
 
-let stdoutDestination: LogDestination | undefined;
+const stdoutDestinations: { async?: LogDestination; atomic?: LogDestination } = {};
 
-/** The shared async stdout writer (created on first use, flushed on exit). */
-function stdoutSink(): LogDestination {
-  if (!stdoutDestination) {
-    const stdout = pino.destination({ dest: 1, sync: false, contentMode: 'buffer' });
-    stdoutDestination = bytesWriter(stdout);
+/**
+ * Largest write that reaches a pipe in one piece (POSIX PIPE_BUF on Linux): the processes of a
+ * multi-process gateway share stdout (and the log files), so each of their writes is whole lines of at most
+ * this many bytes, written synchronously — never merged or split by a buffering writer.
+ */
+export const ATOMIC_WRITE_BYTES = 4096;
+
+/**
+ * The shared stdout writer (created on first use, flushed on exit): asynchronous, or — `atomic`, for the
+ * processes of a multi-process gateway — one synchronous write per call, so lines of two processes never mix.
+ */
+function stdoutSink(atomic = false): LogDestination {
+  const which = atomic ? 'atomic' : 'async';
+  let d = stdoutDestinations[which];
+  if (!d) {
+    const stdout = pino.destination({ dest: 1, sync: atomic, contentMode: 'buffer' });
+    d = stdoutDestinations[which] = bytesWriter(stdout);
     process.once('exit', () => {
       try {
         stdout.flushSync();
@@ -43,7 +55,7 @@ function stdoutSink(): LogDestination {
       }
     });
   }
-  return stdoutDestination;
+  return d;
 }
 
 /** Headers whose values never reach a log line. */
@@ -77,6 +89,8 @@ export interface AccessLogger {
   flush(): void;
   /** Writes what is pending and stops (shutdown). */
   close(): void;
+  /** The worker process writing (`gateway.workers` > 1): every access line says which one served it. */
+  readonly worker?: number | undefined;
 }
 
 /** Pending access lines are written when the process exits, whatever else happens. */
@@ -99,15 +113,19 @@ const FLUSH_INTERVAL_MS = 100;
  * flattened and encoded when written.) A timer rather than setImmediate, because an immediate keeps the
  * event loop from blocking in poll and so splits the socket work of busy turns into many small ones.
  */
-export function createAccessLogger(destination: LogDestination = stdoutSink()): AccessLogger {
-  let batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+export function createAccessLogger(
+  destination: LogDestination = stdoutSink(),
+  batchBytes = BATCH_BYTES,
+  worker?: number,
+): AccessLogger {
+  let batch = Buffer.allocUnsafeSlow(batchBytes);
   let used = 0;
   const flush = () => {
     if (used === 0) return;
     if (destination.writeBytes) {
       // The writer keeps the bytes until they are written: the next lines go to a new buffer.
       const chunk = batch.subarray(0, used);
-      batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+      batch = Buffer.allocUnsafeSlow(batchBytes);
       used = 0;
       destination.writeBytes(chunk);
     } else {
@@ -121,9 +139,9 @@ export function createAccessLogger(destination: LogDestination = stdoutSink()): 
   openAccessLoggers.add(flush);
   return {
     write(asciiLine) {
-      if (used + asciiLine.length + 1 > BATCH_BYTES) {
+      if (used + asciiLine.length + 1 > batchBytes) {
         flush();
-        if (asciiLine.length + 1 > BATCH_BYTES) {
+        if (asciiLine.length + 1 > batchBytes) {
           destination.write(asciiLine + '\n');
           return;
         }
@@ -132,6 +150,7 @@ export function createAccessLogger(destination: LogDestination = stdoutSink()): 
       batch[used++] = 10;
     },
     flush,
+    worker,
     close() {
       clearInterval(timer);
       flush();
@@ -169,7 +188,13 @@ process.once('exit', () => {
   }
 });
 
-export function createLogSinks(fallback: LogDestination = stdoutSink()): LogSinks {
+/**
+ * `atomic`: this process shares stdout and the log files with the other processes of a multi-process gateway:
+ * writes are synchronous and whole (see ATOMIC_WRITE_BYTES); give the access logger batches of that size.
+ */
+export function createLogSinks(fallback?: LogDestination, opts: { atomic?: boolean } = {}): LogSinks {
+  const atomic = opts.atomic === true;
+  fallback ??= stdoutSink(atomic);
   const events = switchable(fallback);
   const access = switchable(fallback);
   const files = new Map<string, LogFile>();
@@ -184,7 +209,7 @@ export function createLogSinks(fallback: LogDestination = stdoutSink()): LogSink
   const open = (path: string): LogFile => {
     let file = files.get(path);
     if (!file) {
-      file = openLogFile(path);
+      file = openLogFile(path, atomic);
       files.set(path, file);
       openLogFiles.add(file);
     }
@@ -236,13 +261,13 @@ function switchable(initial: LogDestination): LogDestination & { target: LogDest
  * Opens `path` for appending, creating its directory. The file is opened once synchronously first so that a
  * path that cannot work fails at start with a clear message; writing and reopening are asynchronous.
  */
-function openLogFile(path: string): LogFile {
+function openLogFile(path: string, atomic: boolean): LogFile {
   checkWritable(path);
   const file = pino.destination({
     dest: path,
     append: true,
     mkdir: true,
-    sync: false,
+    sync: atomic,
     contentMode: 'buffer',
   });
   // A failing disk must not stop the gateway: say so once on stderr (again only after a reopen succeeded).

@@ -135,12 +135,15 @@ export function createGatewayMetrics(opts: {
     name: 'portico_config_reloads_total',
     help: 'Config reloads by result (ok, failed).',
     labelNames: ['result'] as const,
+    // Every worker process reloads once per reload: over several, the count is any one's, not their sum.
+    aggregator: 'max',
     registers: [registry],
   });
   const configInfo = new Gauge({
     name: 'portico_config_info',
     help: 'The config serving now: 1 for its hash (first 12 hex digits of its sha256).',
     labelNames: ['hash'] as const,
+    aggregator: 'max',
     registers: [registry],
   });
   reloads.inc({ result: 'ok' }, 0);

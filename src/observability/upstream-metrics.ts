@@ -26,6 +26,8 @@ export function createUpstreamMetrics(registry: Registry): UpstreamMetricSet {
     help: 'Circuit breaker state: 1 for the current one of closed, open, half_open (target "(all)" for a breaker per upstream).',
     labelNames: ['upstream', 'target', 'state'] as const,
     registers: [registry],
+    // Over several worker processes (each with its own breakers): 1 when any one is in that state.
+    aggregator: 'max',
   });
   const transitions = new Counter({
     name: 'portico_circuit_transitions_total',
@@ -38,6 +40,8 @@ export function createUpstreamMetrics(registry: Registry): UpstreamMetricSet {
     help: 'Active health checks: 1 while a target passes them, 0 while it fails them.',
     labelNames: ['upstream', 'target'] as const,
     registers: [registry],
+    // Over several worker processes (each checks on its own): 1 only while every one sees it healthy.
+    aggregator: 'min',
   });
   const ejections = new Counter({
     name: 'portico_upstream_ejections_total',

@@ -101,6 +101,13 @@ export interface StoreOptions {
   readonly kind?: StoreKind | undefined;
   /** The policy's own settings of this store (JSON): a change opens a new store. */
   readonly settings?: unknown;
+  /**
+   * One store for every worker process (`gateway.workers` > 1): a memory store then lives in the primary
+   * process and each method call is a message to it (answered within `gateway.store.timeout_ms`, else
+   * StoreUnavailable), so counts stay exact across workers. Opt in only when every method of the store may
+   * return a Promise and takes and returns plain data (structured-cloneable). Redis stores are shared anyway.
+   */
+  readonly shared?: boolean;
 }
 
 /** What a policy's store must offer the gateway: a way to close it. */

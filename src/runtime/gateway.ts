@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { AccessLogger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { ResourceRegistry } from '../compiler/carry-over.js';
+import type { SharedStoreLink } from '../compiler/compile-context.js';
 import { type BuildDeps, buildSnapshotFromFile, buildSnapshotFromText } from '../compiler/compile-gateway.js';
 import type { GatewaySnapshot } from '../compiler/snapshot.js';
 import { ConfigError, type ConfigIssue, formatIssue } from '../config/config-issue.js';
@@ -18,6 +19,8 @@ import { createReloader, type Reloader, type ReloadOutcome } from './reloader.js
 
 export interface GatewayOptions {
   readonly configFile: string;
+  /** The config text to start with instead of reading `configFile` (a worker: its primary's text). */
+  readonly configText?: string;
   readonly registry: readonly AnyPolicyDefinition[];
   readonly env?: Env;
   readonly eventLogger: Logger;
@@ -28,6 +31,10 @@ export interface GatewayOptions {
   readonly watch?: boolean;
   /** Called with the first valid config before anything is logged or listened on (opens the log files). */
   readonly onConfigLoaded?: (config: GatewayConfig) => void;
+  /** Log `gateway_started` (default); a worker process logs `worker_started` and its primary the former. */
+  readonly announce?: boolean;
+  /** In a worker process: the primary's shared memory stores. */
+  readonly sharedStores?: SharedStoreLink;
 }
 
 export interface Gateway {
@@ -38,6 +45,8 @@ export interface Gateway {
   readonly ready: boolean;
   readonly draining: boolean;
   reload(reason: string): Promise<ReloadOutcome>;
+  /** Reloads from config text its primary read and checked (a worker process). */
+  reloadText(text: string, reason: string): Promise<ReloadOutcome>;
   /** Graceful shutdown; resolves when every request finished or the deadline passed. */
   shutdown(reason: string): Promise<{ drained: boolean }>;
 }
@@ -53,8 +62,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     eventLogger: opts.eventLogger,
     metrics: opts.metrics,
     exportTraces: true,
+    sharedStores: opts.sharedStores,
   };
-  const first = buildSnapshotFromFile(opts.configFile, deps);
+  const first =
+    opts.configText === undefined
+      ? buildSnapshotFromFile(opts.configFile, deps)
+      : buildSnapshotFromText(opts.configText, opts.configFile, deps);
   if (!first.ok) throw new ConfigError(first.issues);
   try {
     opts.onConfigLoaded?.(first.snapshot.config);
@@ -116,7 +129,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   opts.eventLogger.info(
     {
-      event: 'gateway_started',
+      event: opts.announce === false ? 'worker_started' : 'gateway_started',
       listen: addresses,
       routes: snapshot.routes.length,
       config_hash: snapshot.hash.slice(0, 12),
@@ -135,6 +148,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return draining;
     },
     reload: (reason) => reloader.reload(reason),
+    reloadText: (text, reason) => reloader.reloadText(text, reason),
     shutdown(reason: string) {
       // A second call (stop() and a signal, two signals…) waits for the same drain and gets its real outcome.
       shuttingDown ??= drainAndClose(reason);
@@ -197,6 +211,7 @@ function restartOnlyChanges(prev: GatewaySnapshot, next: GatewaySnapshot): strin
   ] as const)
     if (a.limits[k] !== b.limits[k]) out.push(`gateway.limits.${k}`);
   if (JSON.stringify(a.reload) !== JSON.stringify(b.reload)) out.push('gateway.reload');
+  if (a.workers !== b.workers) out.push('gateway.workers');
   if (a.log_file !== b.log_file) out.push('gateway.log_file');
   if (a.access_log.file !== b.access_log.file) out.push('gateway.access_log.file');
   return out;

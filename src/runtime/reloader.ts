@@ -17,6 +17,11 @@ export type ReloadOutcome =
 
 export interface Reloader {
   reload(reason: string): Promise<ReloadOutcome>;
+  /**
+   * Reloads from `text` instead of reading the file: a worker process builds the very text its primary
+   * read and checked, so every worker serves the same config even if the file changes meanwhile.
+   */
+  reloadText(text: string, reason: string): Promise<ReloadOutcome>;
   close(): void;
 }
 
@@ -25,7 +30,8 @@ export interface ReloaderOptions {
   readonly holder: SnapshotHolder;
   readonly logger: Logger;
   readonly build: (text: string) => BuildResult;
-  readonly onSwap: (next: GatewaySnapshot, prev: GatewaySnapshot) => void;
+  /** The new snapshot serves; `text` is the config text it was built from. */
+  readonly onSwap: (next: GatewaySnapshot, prev: GatewaySnapshot, text: string) => void;
   /** Every reload's outcome, whatever triggered it (metrics). */
   readonly onOutcome?: (outcome: ReloadOutcome) => void;
   readonly watch: boolean;
@@ -39,10 +45,10 @@ export function createReloader(o: ReloaderOptions): Reloader {
   /** Inputs of the last failed build (a broken consumers file): watched too, so fixing one reloads. */
   let pendingInputs: readonly string[] = [];
 
-  async function reloadNow(reason: string): Promise<ReloadOutcome> {
+  async function reloadNow(reason: string, given: string | undefined): Promise<ReloadOutcome> {
     let text: string;
     try {
-      text = await readFile(o.file, 'utf8');
+      text = given ?? (await readFile(o.file, 'utf8'));
     } catch (err) {
       const msg = `cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
       o.logger.error(
@@ -76,7 +82,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
     for (const i of result.issues)
       if (i.severity === 'warning') o.logger.warn({ event: 'config_warning' }, formatIssue(i));
     const prev = o.holder.swap(result.snapshot);
-    o.onSwap(result.snapshot, prev);
+    o.onSwap(result.snapshot, prev, text);
     pendingInputs = [];
     updateWatchers();
     const hash = result.snapshot.hash;
@@ -94,9 +100,9 @@ export function createReloader(o: ReloaderOptions): Reloader {
   }
 
   /** Never rejects: SIGHUP and the watcher fire reloads without awaiting them (a rejection would crash). */
-  async function reloadSafely(reason: string): Promise<ReloadOutcome> {
+  async function reloadSafely(reason: string, text: string | undefined): Promise<ReloadOutcome> {
     try {
-      return await reloadNow(reason);
+      return await reloadNow(reason, text);
     } catch (err) {
       const msg = `unexpected error while reloading ${o.file}: ${err instanceof Error ? err.message : String(err)}`;
       o.logger.error(
@@ -107,9 +113,9 @@ export function createReloader(o: ReloaderOptions): Reloader {
     }
   }
 
-  function reload(reason: string): Promise<ReloadOutcome> {
+  function reload(reason: string, text?: string): Promise<ReloadOutcome> {
     chain = chain.then(async () => {
-      const outcome = await reloadSafely(reason);
+      const outcome = await reloadSafely(reason, text);
       o.onOutcome?.(outcome);
       return outcome;
     });
@@ -162,7 +168,8 @@ export function createReloader(o: ReloaderOptions): Reloader {
   updateWatchers();
 
   return {
-    reload,
+    reload: (reason) => reload(reason),
+    reloadText: (text, reason) => reload(reason, text),
     close() {
       closed = true;
       clearTimeout(debounce);

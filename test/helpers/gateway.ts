@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startPortico, type Portico } from '../../src/cli/start-portico.js';
+import { startPortico, type Portico } from '../../src/process/start-portico.js';
 
 export interface TestGateway {
   readonly portico: Portico;

@@ -2,7 +2,9 @@
 // them, then prints curl commands to try. This is what `npm start` runs.
 import { startDemoUpstream, type DemoUpstream } from '../../../examples/demo-upstreams.js';
 import { SignJWT } from 'jose';
+import cluster from 'node:cluster';
 import type { Command } from '../main.js';
+import { runWorker } from '../../process/worker.js';
 import { handleSignals, startOrReport } from './serve.js';
 import { parseConfigArgs } from './config-arg.js';
 
@@ -23,6 +25,11 @@ export const runDemo: Command = {
   ].join('\n'),
   async run(args) {
     const { file } = parseConfigArgs(args.length === 0 ? ['examples/gateway.yaml'] : args);
+    // A worker process of the demo gateway (gateway.workers > 1): the primary started the services.
+    if (cluster.isWorker) {
+      await runWorker(file);
+      return -1;
+    }
     const upstreams: DemoUpstream[] = [];
     for (const s of SERVICES) {
       const override = process.env[s.env];
@@ -44,9 +51,9 @@ export const runDemo: Command = {
       return 1;
     }
     handleSignals(portico);
-    const token = await demoToken(portico.gateway.holder.current.config);
-    const gw = portico.gateway.addresses[0]!.replace(/^(\[::\]|0\.0\.0\.0)/, 'localhost');
-    const admin = portico.admin?.address;
+    const token = await demoToken(portico.config());
+    const gw = portico.addresses[0]!.replace(/^(\[::\]|0\.0\.0\.0)/, 'localhost');
+    const admin = portico.adminAddress;
     const base = `http://${gw}`;
     process.stderr.write(
       [

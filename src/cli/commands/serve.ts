@@ -1,8 +1,10 @@
 // `portico serve -c gateway.yaml`: run the gateway until SIGTERM/SIGINT (graceful), reload on SIGHUP,
 // reopen the log files on SIGUSR1.
+import cluster from 'node:cluster';
 import { ConfigError } from '../../config/config-issue.js';
 import type { Command } from '../main.js';
-import { startPortico, type Portico } from '../start-portico.js';
+import { runGateway, type RunningGateway } from '../../process/run-gateway.js';
+import { runWorker } from '../../process/worker.js';
 import { parseConfigArgs } from './config-arg.js';
 
 export const runServe: Command = {
@@ -18,20 +20,25 @@ export const runServe: Command = {
     '',
     'Signals: SIGHUP reloads the config; SIGUSR1 reopens the log files (after logrotate moved them);',
     'SIGTERM or SIGINT stops accepting, lets in-flight requests finish (gateway.shutdown_timeout_ms)',
-    'and exits 0.',
+    'and exits 0. With gateway.workers above 1, send them to the primary process (the one started):',
+    'it passes them on to its workers.',
   ].join('\n'),
   async run(args) {
     const { file, values } = parseConfigArgs(args, { 'no-watch': { type: 'boolean' } });
-    const portico = await startOrReport(file, values['no-watch'] === true ? false : undefined);
-    if (!portico) return 1;
-    handleSignals(portico);
+    if (cluster.isWorker) {
+      await runWorker(file);
+      return -1;
+    }
+    const running = await startOrReport(file, values['no-watch'] === true ? false : undefined);
+    if (!running) return 1;
+    handleSignals(running);
     return -1;
   },
 };
 
-export async function startOrReport(file: string, watch?: boolean): Promise<Portico | undefined> {
+export async function startOrReport(file: string, watch?: boolean): Promise<RunningGateway | undefined> {
   try {
-    return await startPortico({ configFile: file, ...(watch === undefined ? {} : { watch }) });
+    return await runGateway({ configFile: file, ...(watch === undefined ? {} : { watch }) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`portico: ${file} is not valid; nothing was started.\n${err.message}\n`);
@@ -50,8 +57,8 @@ export async function startOrReport(file: string, watch?: boolean): Promise<Port
  * SIGHUP reloads; SIGUSR1 reopens the log files; the first SIGTERM/SIGINT drains and exits 0, a second one
  * exits at once. Only the CLI listens to signals: a process embedding Portico keeps its own.
  */
-export function handleSignals(portico: Portico): void {
-  process.on('SIGHUP', () => void portico.gateway.reload('SIGHUP'));
+export function handleSignals(portico: RunningGateway): void {
+  process.on('SIGHUP', () => void portico.reload('SIGHUP'));
   // A listener also keeps Node from starting its inspector on SIGUSR1 (its default).
   const reopenLogs = () => portico.reopenLogFiles();
   process.on('SIGUSR1', reopenLogs);

@@ -186,8 +186,9 @@ export const rateLimit = definePolicy({
     const keys = (Array.isArray(config.key) ? config.key : [config.key]).map(keyPart);
     const single = keys.length === 1 ? keys[0]! : undefined;
     const route = ctx.routeName;
-    // One store for every route (and reload) with the same gateway.store settings.
-    const storeRef = ctx.store('counts', openRateLimitStore);
+    // One store for every route (and reload) with the same gateway.store settings, and for every worker
+    // process (`shared`): counts stay exact across workers (docs/workers.md).
+    const storeRef = ctx.store('counts', openRateLimitStore, { shared: true });
     const store: RateLimitStore = storeRef.store;
     const metrics = rateLimitMetrics(ctx.metrics, route, storeRef.kind);
     const denyOnError = config.on_store_error === 'deny';

@@ -1,9 +1,12 @@
-// Starts the whole gateway process in-process: data plane and admin listener, sharing one set of loggers
+// Starts the whole gateway in this process: data plane and admin listener, sharing one set of loggers
 // (on stdout, or in the files the config names). Used by `serve`, `demo` and the end-to-end tests.
 import { dirname, resolve } from 'node:path';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
+import { localAdmin } from '../admin/local-admin.js';
+import type { SharedStoreLink } from '../compiler/compile-context.js';
 import type { Env } from '../config/load-config.js';
 import {
+  ATOMIC_WRITE_BYTES,
   createAccessLogger,
   createEventLogger,
   createLogSinks,
@@ -16,10 +19,18 @@ import { startGateway, type Gateway } from '../runtime/gateway.js';
 
 export interface PorticoOptions {
   readonly configFile: string;
+  /** The config text to start with instead of reading `configFile` (a worker: its primary's text). */
+  readonly configText?: string;
   readonly env?: Env;
   /** Where logs go unless the config names files (default: stdout). */
   readonly logDestination?: LogDestination;
   readonly watch?: boolean;
+  /**
+   * This process is worker `id` of a primary (`gateway.workers` > 1): no admin listener (the primary runs
+   * it), no file watch (the primary reloads), every event line carries `worker`, and shared stores are the
+   * primary's.
+   */
+  readonly worker?: { readonly id: number; readonly sharedStores: SharedStoreLink };
 }
 
 export interface Portico {
@@ -37,9 +48,13 @@ export interface Portico {
 
 export async function startPortico(opts: PorticoOptions): Promise<Portico> {
   const env = opts.env ?? process.env;
-  const sinks = createLogSinks(opts.logDestination);
-  const logger = createEventLogger(env.GATEWAY_LOG_LEVEL || 'info', sinks.events);
-  const accessLogger = createAccessLogger(sinks.access);
+  // A worker shares stdout and the log files with the other processes: whole-line writes (logger.ts).
+  const sinks = createLogSinks(opts.logDestination, { atomic: opts.worker !== undefined });
+  const root = createEventLogger(env.GATEWAY_LOG_LEVEL || 'info', sinks.events);
+  const logger = opts.worker ? root.child({ worker: opts.worker.id }) : root;
+  const accessLogger = opts.worker
+    ? createAccessLogger(sinks.access, ATOMIC_WRITE_BYTES, opts.worker.id)
+    : createAccessLogger(sinks.access);
   // Relative log paths are read from the config file's directory, wherever the process was started.
   const configDir = dirname(resolve(opts.configFile));
   const at = (path: string | undefined) => (path === undefined ? undefined : resolve(configDir, path));
@@ -50,12 +65,14 @@ export async function startPortico(opts: PorticoOptions): Promise<Portico> {
   try {
     gateway = await startGateway({
       configFile: opts.configFile,
+      ...(opts.configText === undefined ? {} : { configText: opts.configText }),
       registry: policyRegistry,
       env,
       eventLogger: logger,
       accessLogger,
       metrics,
       ...(opts.watch === undefined ? {} : { watch: opts.watch }),
+      ...(opts.worker ? { watch: false, announce: false, sharedStores: opts.worker.sharedStores } : {}),
       onConfigLoaded: (config) =>
         sinks.useFiles({ events: at(config.gateway.log_file), access: at(config.gateway.access_log.file) }),
     });
@@ -67,9 +84,9 @@ export async function startPortico(opts: PorticoOptions): Promise<Portico> {
   running.gateway = gateway;
   const adminConfig = gateway.holder.current.config.gateway.admin;
   let admin: AdminServer | undefined;
-  if (adminConfig.enabled) {
+  if (adminConfig.enabled && opts.worker === undefined) {
     try {
-      admin = await startAdminServer(gateway, adminConfig.listen, adminConfig.token, metrics);
+      admin = await startAdminServer(localAdmin(gateway, metrics), adminConfig.listen, adminConfig.token);
       logger.info({ event: 'admin_started', listen: admin.address }, `admin listening on ${admin.address}`);
     } catch (err) {
       await gateway.shutdown('admin listener failed');
