@@ -1,8 +1,13 @@
 // Reads the benchmark's BENCH_* environment knobs once, with defaults and validation.
 
+/** Other proxies measured like the baseline (bench/peers/), for comparison: no target applies to them. */
+export const PEER_IDS = ['nginx', 'fast-gateway', 'fastify-http-proxy', 'http-proxy'] as const;
+export type PeerId = (typeof PEER_IDS)[number];
+
 export const SCENARIO_IDS = [
   'upstream',
   'baseline',
+  ...PEER_IDS,
   'portico-pass',
   'portico-quiet',
   'portico-observed',
@@ -20,6 +25,11 @@ export const SCENARIO_IDS = [
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export type LoadGeneratorChoice = 'auto' | 'wrk' | 'autocannon';
+
+/** The fixed offered rate: absolute req/s, or a share of the baseline's median saturated req/s in this run. */
+export type RateChoice =
+  | { readonly kind: 'absolute'; readonly perSecond: number }
+  | { readonly kind: 'share'; readonly share: number };
 
 export interface BenchOptions {
   /** Timed window per scenario and round, seconds (BENCH_DURATION_S, default 8). */
@@ -40,6 +50,10 @@ export interface BenchOptions {
   readonly pin: boolean;
   /** How long a Portico process may take to accept requests, ms (BENCH_READY_TIMEOUT_S, default 10). */
   readonly readyTimeoutMs: number;
+  /** Run the fixed-rate (open-loop) rounds after the saturation rounds (BENCH_FIXED_RATE, default on). */
+  readonly fixedRate: boolean;
+  /** The rate offered in the fixed-rate rounds (BENCH_RATE: req/s, or a percentage; default 30%). */
+  readonly rate: RateChoice;
 }
 
 export class OptionError extends Error {}
@@ -89,6 +103,27 @@ function loadGenerator(): LoadGeneratorChoice {
   throw new OptionError(`BENCH_LOADGEN must be wrk or autocannon, got "${raw}"`);
 }
 
+export function isPeerId(value: string): value is PeerId {
+  return (PEER_IDS as readonly string[]).includes(value);
+}
+
+/** BENCH_RATE: "5000" (req/s) or "30%" (of the baseline's median saturated req/s in the same run). */
+function rateChoice(): RateChoice {
+  const raw = process.env.BENCH_RATE?.trim();
+  if (raw === undefined || raw === '') return { kind: 'share', share: 0.3 };
+  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(raw);
+  if (percent !== null) {
+    const share = Number(percent[1]) / 100;
+    if (share > 0 && share <= 10) return { kind: 'share', share };
+  } else {
+    const perSecond = Number(raw);
+    if (Number.isFinite(perSecond) && perSecond > 0) return { kind: 'absolute', perSecond };
+  }
+  throw new OptionError(
+    `BENCH_RATE must be req/s (e.g. 5000) or a share of the baseline (e.g. 30%), got "${raw}"`,
+  );
+}
+
 export function readOptions(): BenchOptions {
   return {
     durationS: positiveNumber('BENCH_DURATION_S', 8, false),
@@ -100,5 +135,7 @@ export function readOptions(): BenchOptions {
     loadGenerator: loadGenerator(),
     pin: flag('BENCH_PIN', true),
     readyTimeoutMs: positiveNumber('BENCH_READY_TIMEOUT_S', 10, false) * 1000,
+    fixedRate: flag('BENCH_FIXED_RATE', true),
+    rate: rateChoice(),
   };
 }

@@ -1,6 +1,6 @@
 // Drives HTTP load with wrk (autocannon when wrk is absent) and parses the results into numbers.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { findExecutable, ManagedProcess } from './child-processes.js';
@@ -28,13 +28,22 @@ export interface LoadResult {
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** NaN when the generator did not report it. */
+  readonly p999Ms: number;
   /** Responses with an error status (wrk: status >= 400; autocannon: anything but 2xx). */
   readonly badStatus: number;
   /** Connect/read/write errors and timeouts. */
   readonly socketErrors: number;
 }
 
-function wrkGenerator(wrkPath: string): LoadGenerator {
+// wrk --latency prints p50/p75/p90/p99 only; its script hook `done` reads any percentile of the same
+// histogram (in µs).
+const WRK_P999_SCRIPT = `done = function(summary, latency, requests)
+  io.write(string.format("Latency p99.9: %.0fus\\n", latency:percentile(99.9)))
+end
+`;
+
+function wrkGenerator(wrkPath: string, tmpDir: string): LoadGenerator {
   let version = 'wrk';
   try {
     execFileSync(wrkPath, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,7 +52,9 @@ function wrkGenerator(wrkPath: string): LoadGenerator {
     const out = err instanceof Error && 'stdout' in err && typeof err.stdout === 'string' ? err.stdout : '';
     version = /^(wrk \S+)/.exec(out)?.[1] ?? version;
   }
-  return { kind: 'wrk', command: wrkPath, baseArgs: [], description: `${version} (1 thread)` };
+  const script = path.join(tmpDir, 'wrk-p999.lua');
+  writeFileSync(script, WRK_P999_SCRIPT);
+  return { kind: 'wrk', command: wrkPath, baseArgs: ['-s', script], description: `${version} (1 thread)` };
 }
 
 function autocannonGenerator(): LoadGenerator {
@@ -59,10 +70,11 @@ function autocannonGenerator(): LoadGenerator {
   };
 }
 
-export function detectLoadGenerator(choice: 'auto' | 'wrk' | 'autocannon'): LoadGenerator {
+/** `tmpDir` holds wrk's script (removed with the run's temp dir). */
+export function detectLoadGenerator(choice: 'auto' | 'wrk' | 'autocannon', tmpDir: string): LoadGenerator {
   if (choice !== 'autocannon') {
     const wrkPath = findExecutable('wrk');
-    if (wrkPath !== null) return wrkGenerator(wrkPath);
+    if (wrkPath !== null) return wrkGenerator(wrkPath, tmpDir);
     if (choice === 'wrk') throw new Error('BENCH_LOADGEN=wrk but wrk is not on PATH');
   }
   return autocannonGenerator();
@@ -135,7 +147,7 @@ function must(match: RegExpExecArray | null, what: string, text: string): RegExp
   return match;
 }
 
-/** Parses `wrk --latency` output: requests, req/s, p50/p99 and the error lines (absent when zero). */
+/** Parses `wrk --latency` output: requests, req/s, p50/p99 (p99.9 from our script) and the error lines (absent when zero). */
 export function parseWrkOutput(text: string): LoadResult {
   const percentile = (p: string): number => {
     const m = must(
@@ -150,11 +162,13 @@ export function parseWrkOutput(text: string): LoadResult {
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const socketErrors = socket === null ? 0 : socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
   const badStatus = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
+  const p999 = /^Latency p99\.9: (\d+)us$/m.exec(text);
   return {
     requests,
     requestsPerSecond: rps,
     p50Ms: percentile('50'),
     p99Ms: percentile('99'),
+    p999Ms: p999 === null ? Number.NaN : Number(p999[1]) / 1000,
     badStatus,
     socketErrors,
   };
@@ -183,6 +197,7 @@ export function parseAutocannonJson(text: string): LoadResult {
     requestsPerSecond: duration > 0 ? requests / duration : 0,
     p50Ms: field(json, 'latency', 'p50'),
     p99Ms: field(json, 'latency', 'p99'),
+    p999Ms: field(json, 'latency', 'p99_9'),
     badStatus: field(json, 'non2xx'),
     socketErrors: field(json, 'errors'), // includes timeouts
   };

@@ -11,12 +11,28 @@ export interface Measurement {
   readonly cpuTicks: number | null;
   /** For a scenario with its own Redis: script runs (rate-limit checks) and Redis's CPU ticks over the window. */
   readonly redis?: { readonly scriptCalls: number; readonly cpuTicks: number | null };
+  /** For a fixed-rate (open-loop) window: what was offered and how punctually the generator sent it. */
+  readonly fixed?: FixedRateWindow;
+}
+
+export interface FixedRateWindow {
+  /** Offered rate, req/s. */
+  readonly rate: number;
+  /** Requests scheduled in the window. */
+  readonly scheduled: number;
+  /** Requests not sent because a second's worth were outstanding (the target fell behind). */
+  readonly dropped: number;
+  readonly sendLagP50Ms: number;
+  readonly sendLagP99Ms: number;
 }
 
 export interface ScenarioResult {
   readonly id: string;
   readonly label: string;
+  /** Saturation windows (closed loop: wrk's connections each send as soon as the last answer came). */
   readonly measurements: Measurement[];
+  /** Fixed-rate windows (open loop at the same offered rate for every scenario), when that mode ran. */
+  readonly fixedRate: Measurement[];
   /** Why the scenario has no numbers: 'pending' (Portico not built yet) or 'failed' (it broke). */
   unavailable: { readonly kind: 'pending' | 'failed'; readonly reason: string } | null;
 }
@@ -39,24 +55,26 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] ?? Number.NaN) + hi) / 2;
 }
 
-function fmt(value: number, digits: number): string {
+export function fmt(value: number, digits: number): string {
   if (!Number.isFinite(value)) return '?';
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** "median (min–max)", or just the value for a single round. */
-function spread(values: readonly number[], digits: number, unit = ''): string {
-  if (values.length === 0) return '—';
+/** "median (min–max)", or just the value for a single round; values that are not numbers are left out. */
+export function spread(all: readonly number[], digits: number, unit = ''): string {
+  if (all.length === 0) return '—';
+  const values = all.filter((v) => Number.isFinite(v));
+  if (values.length === 0) return '?';
   const mid = `${fmt(median(values), digits)}${unit}`;
   if (values.length === 1) return mid;
   return `${mid} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
 }
 
-function cpuPerRequest(m: Measurement): number | null {
+export function cpuPerRequest(m: Measurement): number | null {
   return m.cpuTicks === null ? null : cpuMicrosPerRequest(m.cpuTicks, m.load.requests);
 }
 
-function present<T>(values: readonly (T | null)[]): T[] {
+export function present<T>(values: readonly (T | null)[]): T[] {
   return values.filter((v): v is T => v !== null);
 }
 
@@ -83,11 +101,17 @@ export function errorCount(s: ScenarioResult): number {
   return s.measurements.reduce((sum, m) => sum + m.load.badStatus + m.load.socketErrors, 0);
 }
 
+/** Saturation errors (what invalidates the ratios), then the fixed-rate windows' errors and unsent requests. */
 function errorCell(s: ScenarioResult): string {
   const bad = s.measurements.reduce((sum, m) => sum + m.load.badStatus, 0);
   const socket = s.measurements.reduce((sum, m) => sum + m.load.socketErrors, 0);
-  if (bad + socket === 0) return '0';
-  return `**${bad} bad status, ${socket} socket** ⚠`;
+  const fixedErrors = s.fixedRate.reduce((sum, m) => sum + m.load.badStatus + m.load.socketErrors, 0);
+  const dropped = s.fixedRate.reduce((sum, m) => sum + (m.fixed?.dropped ?? 0), 0);
+  const parts: string[] = [];
+  if (bad + socket > 0) parts.push(`**${bad} bad status, ${socket} socket**`);
+  if (fixedErrors > 0) parts.push(`**${fixedErrors} at the fixed rate**`);
+  if (dropped > 0) parts.push(`**${dropped} not sent at the fixed rate (fell behind)**`);
+  return parts.length === 0 ? '0' : `${parts.join(', ')} ⚠`;
 }
 
 export interface Column {
@@ -95,7 +119,12 @@ export interface Column {
   readonly cell: (s: ScenarioResult) => string;
 }
 
-export function standardColumns(reference: ScenarioResult | undefined, refName: string): Column[] {
+/** The table's columns; `extra` (the fixed-rate ones) go before the errors column. */
+export function standardColumns(
+  reference: ScenarioResult | undefined,
+  refName: string,
+  extra: readonly Column[] = [],
+): Column[] {
   return [
     {
       title: 'req/s',
@@ -123,6 +152,15 @@ export function standardColumns(reference: ScenarioResult | undefined, refName: 
           ' ms',
         ),
     },
+    {
+      title: 'p99.9',
+      cell: (s) =>
+        spread(
+          s.measurements.map((m) => m.load.p999Ms),
+          2,
+          ' ms',
+        ),
+    },
     { title: 'CPU µs/req', cell: (s) => spread(present(s.measurements.map(cpuPerRequest)), 1) },
     {
       title: `CPU/req vs ${refName}`,
@@ -145,6 +183,7 @@ export function standardColumns(reference: ScenarioResult | undefined, refName: 
           '%',
         ),
     },
+    ...extra,
     { title: 'errors', cell: errorCell },
   ];
 }
@@ -199,7 +238,7 @@ export function renderTargets(targets: readonly Target[], reference: ScenarioRes
 
 /** The smallest CPU tick delta over all measured windows (the coarsest relative resolution), or null. */
 export function smallestTickDelta(scenarios: readonly ScenarioResult[]): number | null {
-  const ticks = present(scenarios.flatMap((s) => s.measurements.map((m) => m.cpuTicks)));
+  const ticks = present(scenarios.flatMap((s) => [...s.measurements, ...s.fixedRate].map((m) => m.cpuTicks)));
   return ticks.length === 0 ? null : Math.min(...ticks);
 }
 

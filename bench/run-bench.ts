@@ -1,30 +1,22 @@
 // Entry of `npm run bench`: runs the interleaved scenarios and the router benchmark, prints the report.
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OptionError, readOptions, type BenchOptions, type ScenarioId } from './bench-options.js';
+import { OptionError, readOptions, type BenchOptions } from './bench-options.js';
 import { killAllNow, stopAll } from './child-processes.js';
 import { clockTicksPerSecond, procStatAvailable } from './cpu-usage.js';
-import { detectLoadGenerator } from './load-generator.js';
 import {
-  apiKeyConfig,
-  jwtConfig,
-  observedConfig,
-  quietConfig,
-  passThroughConfig,
-  policiesConfig,
-  rateLimitConfig,
-  transformConfig,
-  cacheConfig,
-  resilientConfig,
-  routerConfig,
-  routerRequestPath,
-} from './portico-config.js';
-import { redisMissingReason, startRedis, type BenchRedis } from './redis-server.js';
+  decideRate,
+  fixedRateColumns,
+  fixedRateNotes,
+  measureFixedRateRound,
+  type RateDecision,
+} from './fixed-rate.js';
+import { detectLoadGenerator } from './load-generator.js';
+import { routerRequestPath } from './portico-config.js';
+import { LABELS, ROUTER_SIZES, newResult, startRouter, startScenario } from './scenarios.js';
 import {
   oneLine,
   redisNote,
@@ -33,43 +25,15 @@ import {
   renderTargets,
   smallestTickDelta,
   standardColumns,
-  type ScenarioResult,
 } from './report.js';
-import {
-  freePort,
-  measureRound,
-  porticoMissingReason,
-  startOwnServer,
-  startPortico,
-  type RunContext,
-  type Subject,
-} from './subjects.js';
+import { measureRound, startOwnServer, type RunContext, type Subject } from './subjects.js';
 import { decidePinning, gitRevision, machineLine } from './system-info.js';
 
-const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-const ROUTER_SIZES = [10, 10_000] as const;
+/** The 1-minute load average when the run started (other users of the machine show here). */
+const loadAtStart = os.loadavg()[0] ?? Number.NaN;
 
 /** The temp dir holding the Portico configs, removed on every exit path. */
 let tmpDir: string | null = null;
-
-const LABELS: Record<ScenarioId, string> = {
-  upstream: 'upstream (direct)',
-  baseline: 'baseline: node:http + undici.Pool',
-  'portico-pass': 'Portico pass-through',
-  'portico-quiet': 'Portico default route, observability off',
-  'portico-observed': 'Portico metrics + access log + tracing',
-  'portico-policies': 'Portico tracing + headers',
-  'portico-apikey': 'Portico API key (default route, observability off)',
-  'portico-jwt-cached': 'Portico JWT RS256, verification cached',
-  'portico-jwt-uncached': 'Portico JWT RS256, every request verified',
-  'portico-ratelimit-memory': 'Portico rate limit, memory store (default route, observability off)',
-  'portico-ratelimit-redis': 'Portico rate limit, Redis store (default route, observability off)',
-  'portico-resilient':
-    'Portico named upstream with circuit breaker, retries and passive health (default route, observability off)',
-  'portico-json10k': 'Portico 10 KB JSON response, passed through (default route, observability off)',
-  'portico-transform': 'Portico 10 KB JSON response, transformed (rename, remove, mask in an array, wrap)',
-  'portico-cache-hit': 'Portico cache hit, memory store (default route, observability off)',
-};
 
 /** The rate-limit rows: figures over the default route without a limit, no target. */
 const RATE_LIMIT_ROWS = [
@@ -77,147 +41,15 @@ const RATE_LIMIT_ROWS = [
   { id: 'portico-ratelimit-redis', label: 'Redis store (loopback, Redis on the load-generator CPU)' },
 ] as const;
 
-function newResult(id: string, label: string): ScenarioResult {
-  return { id, label, measurements: [], unavailable: null };
-}
-
-function pending(id: string, label: string, reason: string): Subject {
-  const result = newResult(id, label);
-  result.unavailable = { kind: 'pending', reason };
-  return { result, proc: null, port: 0, path: '/', headers: {}, measureCpu: true };
-}
-
-async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPort: number): Promise<Subject> {
-  const result = newResult(id, LABELS[id]);
-  const missing = porticoMissingReason();
-  switch (id) {
-    case 'upstream':
-      throw new Error('the upstream subject is built by the caller');
-    case 'baseline': {
-      const origin = `http://127.0.0.1:${upstreamPort}`;
-      const { proc, port } = await startOwnServer(ctx, id, 'baseline-proxy', [origin], ctx.pinning.proxyCpu);
-      return { result, proc, port, path: '/', headers: {}, measureCpu: true };
-    }
-    case 'portico-pass':
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      return startPortico(ctx, result, (port) => passThroughConfig(port, upstreamPort), '/', {});
-    case 'portico-quiet':
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      return startPortico(ctx, result, (port) => quietConfig(port, upstreamPort), '/', {
-        traceparent: TRACEPARENT,
-      });
-    case 'portico-observed': {
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      const collectorPort = await freePort();
-      return startPortico(ctx, result, (port) => observedConfig(port, upstreamPort, collectorPort), '/', {
-        traceparent: TRACEPARENT,
-      });
-    }
-    case 'portico-policies':
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      return startPortico(ctx, result, (port) => policiesConfig(port, upstreamPort), '/', {
-        traceparent: TRACEPARENT,
-      });
-    case 'portico-apikey': {
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      const key = 'pk_bench_' + randomBytes(24).toString('base64url');
-      const hash = 'sha256:' + createHash('sha256').update(key).digest('hex');
-      return startPortico(ctx, result, (port) => apiKeyConfig(port, upstreamPort, hash), '/', {
-        traceparent: TRACEPARENT,
-        'x-api-key': key,
-      });
-    }
-    case 'portico-jwt-cached':
-    case 'portico-jwt-uncached': {
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      const { pem, token } = await benchToken();
-      const cacheSize = id === 'portico-jwt-cached' ? 10_000 : 0;
-      return startPortico(ctx, result, (port) => jwtConfig(port, upstreamPort, pem, cacheSize), '/', {
-        traceparent: TRACEPARENT,
-        authorization: `Bearer ${token}`,
-      });
-    }
-    case 'portico-ratelimit-memory':
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      return startPortico(ctx, result, (port) => rateLimitConfig(port, upstreamPort, null), '/', {
-        traceparent: TRACEPARENT,
-      });
-    case 'portico-json10k':
-    case 'portico-transform':
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      return startPortico(
-        ctx,
-        result,
-        (port) => transformConfig(port, upstreamPort, id === 'portico-transform'),
-        '/json10k',
-        { traceparent: TRACEPARENT },
-      );
-    case 'portico-cache-hit':
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      return startPortico(ctx, result, (port) => cacheConfig(port, upstreamPort), '/', {
-        traceparent: TRACEPARENT,
-      });
-    case 'portico-resilient':
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      return startPortico(ctx, result, (port) => resilientConfig(port, upstreamPort), '/', {
-        traceparent: TRACEPARENT,
-      });
-    case 'portico-ratelimit-redis': {
-      if (missing !== null) return pending(id, LABELS[id], missing);
-      const noRedis = redisMissingReason();
-      if (noRedis !== null) return pending(id, LABELS[id], noRedis);
-      let redis: BenchRedis;
-      try {
-        redis = await startRedis(ctx, await freePort(), ctx.readyTimeoutMs);
-      } catch (err: unknown) {
-        const reason = `redis-server did not start: ${err instanceof Error ? err.message : String(err)}`;
-        result.unavailable = { kind: 'failed', reason };
-        process.stderr.write(`${id}: ${reason}\n`);
-        return { result, proc: null, port: 0, path: '/', headers: {}, measureCpu: true };
-      }
-      const url = redis.url;
-      return startPortico(
-        ctx,
-        result,
-        (port) => rateLimitConfig(port, upstreamPort, url),
-        '/',
-        { traceparent: TRACEPARENT },
-        redis,
-      );
-    }
-  }
-}
-
-/** An RS256 key pair made for this run and a one-hour token signed with it. */
-async function benchToken(): Promise<{ pem: string; token: string }> {
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
-  const token = await new SignJWT({ sub: 'bench-user', roles: ['customer'], scope: 'orders:read' })
-    .setProtectedHeader({ alg: 'RS256' })
-    .setIssuer('https://bench.portico.dev/')
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(privateKey);
-  return { pem: await exportSPKI(publicKey), token };
-}
-
-async function startRouter(ctx: RunContext, routes: number, upstreamPort: number): Promise<Subject> {
-  const id = `router-${routes}`;
-  const label = `${routes.toLocaleString('en-US')} routes`;
-  const missing = porticoMissingReason();
-  if (missing !== null) return pending(id, label, missing);
-  const build = (port: number): string => routerConfig(port, upstreamPort, routes);
-  return startPortico(ctx, newResult(id, label), build, routerRequestPath(routes), {});
-}
-
 async function runRounds(
-  ctx: RunContext,
   title: string,
   subjects: readonly Subject[],
   rounds: number,
+  measure: (subject: Subject, round: number) => Promise<void>,
 ): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     process.stderr.write(`${title}: round ${round}/${rounds}\n`);
-    for (const subject of subjects) await measureRound(ctx, subject, round);
+    for (const subject of subjects) await measure(subject, round);
   }
 }
 
@@ -231,7 +63,13 @@ function repoRoot(): string {
   return dir;
 }
 
-function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], router: Subject[]): string {
+function renderReport(
+  opts: BenchOptions,
+  ctx: RunContext,
+  main: Subject[],
+  router: Subject[],
+  rate: RateDecision | null,
+): string {
   const results = main.map((s) => s.result);
   const baseline = results.find((r) => r.id === 'baseline');
   const routerResults = router.map((s) => s.result);
@@ -246,9 +84,17 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
       `${opts.rounds} interleaved round(s) · git ${gitRevision(repoRoot()) ?? 'n/a'} · ${new Date().toISOString()}`,
     '',
     'Cells: median of the rounds (min–max). CPU µs/req = (utime+stime delta of the proxy process over the timed ' +
-      'window) ÷ completed requests; the ratio is taken per round against the baseline of the same round.',
+      'window) ÷ completed requests; the ratio is taken per round against the baseline of the same round. ' +
+      'req/s, p50–p99.9, CPU and the ratio: at saturation (wrk, closed loop)' +
+      (rate?.perSecond != null ? '; the "@" columns: at a fixed offered rate (open loop).' : '.'),
     '',
-    renderTable('Scenario', results, standardColumns(baseline, 'baseline')),
+    `Fixed rate: ${rate === null ? 'not run (BENCH_FIXED_RATE=0)' : rate.description}.`,
+    '',
+    renderTable(
+      'Scenario',
+      results,
+      standardColumns(baseline, 'baseline', rate?.perSecond != null ? fixedRateColumns(rate.perSecond) : []),
+    ),
     '',
     'Targets:',
     '',
@@ -350,7 +196,12 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
         "off (the store's default), the checks of all concurrent requests in flight on it at once.",
     );
   }
+  for (const note of fixedRateNotes(results)) lines.push(`- ${note}`);
   for (const note of ctx.notes) lines.push(`- ${note}`);
+  lines.push(
+    `- Machine load (1-minute load average over ${os.availableParallelism()} CPUs, including other users): ` +
+      `${loadAtStart.toFixed(2)} at the start, ${os.loadavg()[0]?.toFixed(2) ?? '?'} at the end.`,
+  );
   lines.push('');
   return lines.join('\n');
 }
@@ -358,19 +209,21 @@ function renderReport(opts: BenchOptions, ctx: RunContext, main: Subject[], rout
 async function main(): Promise<number> {
   const opts = readOptions();
   if (!procStatAvailable()) throw new Error('/proc/<pid>/stat is not readable: CPU per request needs Linux');
+  tmpDir = await mkdtemp(path.join(os.tmpdir(), 'portico-bench-'));
   const ctx: RunContext = {
     pinning: decidePinning(opts.pin),
-    generator: detectLoadGenerator(opts.loadGenerator),
+    generator: detectLoadGenerator(opts.loadGenerator, tmpDir),
     connections: opts.connections,
     warmupS: opts.warmupS,
     durationS: opts.durationS,
     readyTimeoutMs: opts.readyTimeoutMs,
-    tmpDir: (tmpDir = await mkdtemp(path.join(os.tmpdir(), 'portico-bench-'))),
+    tmpDir,
     notes: [],
   };
   process.stderr.write(`load generator: ${ctx.generator.description}; pinning: ${ctx.pinning.description}\n`);
   const main: Subject[] = [];
   const router: Subject[] = [];
+  let rate: RateDecision | null = null;
   try {
     const upstream = await startOwnServer(ctx, 'upstream', 'upstream-server', [], ctx.pinning.loadCpu);
     for (const id of opts.only) {
@@ -391,14 +244,25 @@ async function main(): Promise<number> {
     if (opts.router) {
       for (const routes of ROUTER_SIZES) router.push(await startRouter(ctx, routes, upstream.port));
     }
-    await runRounds(ctx, 'scenarios', main, opts.rounds);
-    if (router.length > 0) await runRounds(ctx, 'router', router, opts.rounds);
+    const saturate = (subject: Subject, round: number): Promise<void> => measureRound(ctx, subject, round);
+    await runRounds('scenarios', main, opts.rounds, saturate);
+    if (opts.fixedRate) {
+      rate = decideRate(opts.rate, main.find((s) => s.result.id === 'baseline')?.result);
+      const perSecond = rate.perSecond;
+      process.stderr.write(`fixed rate: ${rate.description}\n`);
+      if (perSecond !== null) {
+        await runRounds(`scenarios at ${perSecond} req/s`, main, opts.rounds, (subject, round) =>
+          measureFixedRateRound(ctx, subject, round, perSecond),
+        );
+      }
+    }
+    if (router.length > 0) await runRounds('router', router, opts.rounds, saturate);
   } finally {
     await stopAll();
     await rm(ctx.tmpDir, { recursive: true, force: true });
   }
 
-  const report = renderReport(opts, ctx, main, router);
+  const report = renderReport(opts, ctx, main, router, rate);
   process.stdout.write(report);
   const outDir = path.join(repoRoot(), '.bench');
   await mkdir(outDir, { recursive: true });

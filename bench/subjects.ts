@@ -39,12 +39,12 @@ export interface RunContext {
 // Compiled, this file runs as dist/bench/subjects.js; under tsx it is bench/subjects.ts. Siblings share the extension.
 const EXT = path.extname(fileURLToPath(import.meta.url));
 
-function script(relative: string): string {
+export function script(relative: string): string {
   return fileURLToPath(new URL(`${relative}${EXT}`, import.meta.url));
 }
 
 /** node arguments to run one of our scripts (loader flags are only needed when running the .ts sources). */
-function nodeArgs(file: string): string[] {
+export function nodeArgs(file: string): string[] {
   return EXT === '.ts' ? [...process.execArgv, file] : [file];
 }
 
@@ -133,7 +133,7 @@ export async function startPortico(
   }
 }
 
-function markDead(subject: Subject, proc: ManagedProcess, round: number): void {
+export function markDead(subject: Subject, proc: ManagedProcess, round: number): void {
   subject.result.unavailable = { kind: 'failed', reason: `died in round ${round}: ${proc.describeExit()}` };
   process.stderr.write(`${subject.result.id}: ${subject.result.unavailable.reason}\n`);
 }
