@@ -89,8 +89,12 @@ export async function runWorker(configFile: string): Promise<void> {
         err instanceof ConfigError
           ? `the config is not valid: ${err.message}`
           : `cannot start: ${err instanceof Error ? err.message : String(err)}`;
-      send({ t: 'startup-failed', message });
-      process.exit(EXIT_STARTUP_FAILED);
+      // Exit once the message is on its way: exiting at once could drop it, and the primary would only
+      // see a worker that died while starting, not why.
+      const exit = () => process.exit(EXIT_STARTUP_FAILED);
+      if (process.connected) process.send!({ t: 'startup-failed', message } satisfies ToPrimary, exit);
+      else exit();
+      return;
     }
     send({ t: 'ready', addresses: portico.gateway.addresses, version });
   }
