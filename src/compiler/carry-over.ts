@@ -52,19 +52,61 @@ export class ResourceRegistry {
 
 export class CarryOverScope {
   readonly keys = new Set<string>();
+  /** The instance this build got for each key (a build that yields may see one replaced meanwhile). */
+  private readonly got = new Map<string, unknown>();
+  /** What the code running under `record` asked for, by key. */
+  private recording: Map<string, unknown> | undefined;
   constructor(private readonly resources: Map<string, Resource>) {}
 
   get<T>(key: string, create: () => T, dispose?: (value: T) => Awaitable<void>): T {
     this.keys.add(key);
     const existing = this.resources.get(key);
-    if (existing) return existing.value as T;
-    const value = create();
-    this.resources.set(key, {
-      value,
-      dispose: dispose as ((v: unknown) => Awaitable<void>) | undefined,
-      users: 0,
-    });
+    let value: T;
+    if (existing) value = existing.value as T;
+    else {
+      value = create();
+      this.resources.set(key, {
+        value,
+        dispose: dispose as ((v: unknown) => Awaitable<void>) | undefined,
+        users: 0,
+      });
+    }
+    if (!this.got.has(key)) this.got.set(key, value);
+    this.recording?.set(key, value);
     return value;
+  }
+
+  /** Runs `fn` and returns, besides its result, the resources it asked for (a route's, to reuse it later). */
+  record<T>(fn: () => T): { readonly result: T; readonly used: ReadonlyMap<string, unknown> } {
+    const outer = this.recording;
+    const used = new Map<string, unknown>();
+    this.recording = used;
+    try {
+      return { result: fn(), used };
+    } finally {
+      this.recording = outer;
+      if (outer) for (const [k, v] of used) outer.set(k, v);
+    }
+  }
+
+  /**
+   * Takes on the resources an earlier build's route used, to reuse that route as it is: true when each is
+   * still the very instance alive under its key; false (and nothing taken) when one was closed or replaced.
+   */
+  adopt(used: ReadonlyMap<string, unknown>): boolean {
+    for (const [key, value] of used) if (this.resources.get(key)?.value !== value) return false;
+    for (const [key, value] of used) {
+      this.keys.add(key);
+      if (!this.got.has(key)) this.got.set(key, value);
+      this.recording?.set(key, value);
+    }
+    return true;
+  }
+
+  /** Every resource this build got is still the one alive under its key (none was closed while it yielded). */
+  intact(): boolean {
+    for (const [key, value] of this.got) if (this.resources.get(key)?.value !== value) return false;
+    return true;
   }
 }
 

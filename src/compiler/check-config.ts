@@ -3,8 +3,14 @@
 import { isIP } from 'node:net';
 import type { IssueCollector } from '../config/config-issue.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { type Due, NEVER_DUE, runSteps, type Steps } from '../lib/steps.js';
 
 export function checkConfig(config: GatewayConfig, issues: IssueCollector): void {
+  runSteps(checkConfigSteps(config, issues, NEVER_DUE));
+}
+
+/** `checkConfig` in steps that yield when `due` (a pass over every route). */
+export function* checkConfigSteps(config: GatewayConfig, issues: IssueCollector, due: Due): Steps<void> {
   const gw = config.gateway;
   if (gw.admin.enabled && !isLoopbackListen(gw.admin.listen) && gw.admin.token === undefined) {
     issues.error(
@@ -15,12 +21,14 @@ export function checkConfig(config: GatewayConfig, issues: IssueCollector): void
   if (gw.store.type === 'redis' && gw.store.url === undefined)
     issues.error(['gateway', 'store', 'url'], 'type: redis needs url (redis://host:port)', 'key');
   const seen = new Map<string, number>();
-  config.routes.forEach((r, i) => {
-    const first = seen.get(r.name);
+  for (let i = 0; i < config.routes.length; i++) {
+    const name = config.routes[i]!.name;
+    const first = seen.get(name);
     if (first !== undefined)
-      issues.error(['routes', i, 'name'], `duplicate route name "${r.name}" (also routes[${first}])`);
-    else seen.set(r.name, i);
-  });
+      issues.error(['routes', i, 'name'], `duplicate route name "${name}" (also routes[${first}])`);
+    else seen.set(name, i);
+    if (due()) yield;
+  }
 }
 
 export function isLoopbackListen(listen: string): boolean {

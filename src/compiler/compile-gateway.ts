@@ -1,13 +1,18 @@
 // load → validate → compile: the one code path behind `validate`, `routes`, `serve` and every reload. Each
 // step lives in a file named after it; this one runs them in order and assembles the snapshot. Pure apart
-// from creating (not connecting) upstream pools and stores; reports every issue at once.
+// from creating (not connecting) upstream pools and stores; reports every issue at once. The steps are a
+// generator: `buildSnapshot*` run them in one piece, `buildSnapshotFromTextAsync` (reloads) in slices with the
+// event loop serving requests in between. Builds with the same deps reuse what the last one parsed,
+// validated and compiled for unchanged routes (route-reuse.ts).
+import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import { type ConfigIssue, formatIssue } from '../config/config-issue.js';
-import { type Env, type LoadedSource, loadConfigFile, parseConfigText } from '../config/load-config.js';
-import { applyEnvOverrides, normalizeMatch } from '../config/normalize-config.js';
+import { type Env, type LoadedSource, loadConfigFile } from '../config/load-config.js';
+import { applyEnvOverrides } from '../config/normalize-config.js';
+import { parseConfigSteps } from '../config/route-chunks.js';
 import { configSchema, type GatewayConfig } from '../config/schema.js';
-import { validateAgainstSchema } from '../config/validate-config.js';
+import { validateAgainstSchema, validateItem } from '../config/validate-config.js';
 import { createTrustedProxies } from '../http/client-address.js';
 import { createAccessLog } from '../observability/access-log.js';
 import type { AccessLogger } from '../observability/logger.js';
@@ -17,14 +22,22 @@ import { upstreamEvents } from '../observability/upstream-events.js';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { AnyPolicyDefinition } from '../pipeline/policy.js';
 import type { UpstreamGroup } from '../proxy/upstream-group.js';
+import { type Due, NEVER_DUE, runInSlices, runSteps, type Steps } from '../lib/steps.js';
 import { porticoVersion } from '../version.js';
-import { buildRouter } from './build-router.js';
+import { buildRouterSteps } from './build-router.js';
 import type { ResourceRegistry } from './carry-over.js';
-import { checkConfig } from './check-config.js';
+import { checkConfigSteps } from './check-config.js';
 import { checkSections } from './check-sections.js';
 import { createPolicyServices, type SharedStoreLink } from './compile-context.js';
-import { compileRoute, normalizeRoute } from './compile-route.js';
 import { configHash, digestContents, type ConfigInputs } from './config-inputs.js';
+import {
+  type BuildMemo,
+  memoOf,
+  RouteReuse,
+  routeResults,
+  type SharedParts,
+  sharedKeyOf,
+} from './route-reuse.js';
 import type { CompiledRoute, GatewaySnapshot } from './snapshot.js';
 import { compileEndpoints, compileSystemRoute } from './system-routes.js';
 
@@ -60,24 +73,83 @@ export type BuildResult =
     };
 
 export function buildSnapshotFromFile(file: string, deps: BuildDeps): BuildResult {
-  return buildSnapshot(loadConfigFile(file, deps.env), deps);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return buildSnapshot(loadConfigFile(file, deps.env), deps); // which says why it cannot be read
+  }
+  return buildSnapshotFromText(text, file, deps);
 }
 
 export function buildSnapshotFromText(text: string, file: string, deps: BuildDeps): BuildResult {
-  return buildSnapshot(parseConfigText(text, file, deps.env), deps);
+  return runSteps(buildSteps({ text, file }, deps, memoOf(deps, file), NEVER_DUE));
 }
 
 export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResult {
+  return runSteps(buildSteps(source, deps, memoOf(deps, source.file), NEVER_DUE));
+}
+
+/** Longest stretch a reload's build keeps the event loop, ms (it then lets requests in flight go on). */
+export const RELOAD_SLICE_MS = 1;
+
+/**
+ * `buildSnapshotFromText` for a reload: the same build in slices of about `sliceMs`, the event loop serving
+ * requests in between, so a reload of a large config never stalls traffic for longer than one slice.
+ */
+export async function buildSnapshotFromTextAsync(
+  text: string,
+  file: string,
+  deps: BuildDeps,
+  sliceMs = RELOAD_SLICE_MS,
+): Promise<BuildResult> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const memo = memoOf(deps, file);
+    memo.busy = true;
+    let result: BuildResult;
+    try {
+      ({ value: result } = await runInSlices((due) => buildSteps({ text, file }, deps, memo, due), sliceMs));
+    } finally {
+      memo.busy = false;
+    }
+    // A resource the build took may have been closed while it yielded (the snapshot before the current one
+    // drained and released the last hold on it): build again rather than serve it.
+    if (!result.ok || result.snapshot.resources.intact()) return result;
+    await deps.resources.release(result.snapshot.resources, false);
+  }
+  return buildSnapshotFromText(text, file, deps);
+}
+
+function* buildSteps(
+  input: LoadedSource | { readonly text: string; readonly file: string },
+  deps: BuildDeps,
+  memo: BuildMemo,
+  due: Due,
+): Steps<BuildResult> {
+  const source =
+    'locate' in input ? input : yield* parseConfigSteps(input.text, input.file, deps.env, memo.parse, due);
   const { issues } = source;
   if (issues.hasErrors) return { ok: false, issues: issues.issues };
-  const validated = validateAgainstSchema(configSchema(deps.registry), source.value, issues) as GatewayConfig;
+  const schema = configSchema(deps.registry);
+  const results = routeResults(memo);
+  const raw = (source.value as { routes?: unknown } | undefined)?.routes;
+  // Routes validated alone first (a slice at a time; unchanged ones are known), then the whole in place.
+  if (Array.isArray(raw) && typeof source.value === 'object')
+    for (let i = 0; i < raw.length; i++) {
+      if (results.get(i, raw[i]) === undefined)
+        results.set(i, raw[i], validateItem(schema, 'routes', i, raw[i], issues));
+      if (due()) yield;
+    }
+  const validated = validateAgainstSchema(schema, source.value, issues, results) as GatewayConfig;
   if (issues.hasErrors) return { ok: false, issues: issues.issues };
+  if (due()) yield;
   const config = applyEnvOverrides(validated, deps.env, issues);
   const gw = config.gateway;
   const baseDir = dirname(resolvePath(source.file));
   const inputs: ConfigInputs = new Map();
   const sections = checkSections(deps.registry, config, source, issues, inputs, baseDir);
-  checkConfig(config, issues);
+  if (due()) yield;
+  yield* checkConfigSteps(config, issues, due);
 
   const scope = deps.resources.scope();
   const serving = deps.exportTraces === true;
@@ -95,17 +167,9 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     serving,
     sharedStores: deps.sharedStores,
   });
-  // What runs after every request of every route: the access log and the per-consumer counter.
-  const complete: ((ex: Exchange) => void)[] = [];
-  if (gw.access_log.enabled && deps.accessLogger)
-    complete.push(createAccessLog(gw.access_log, deps.accessLogger));
-  if (gw.metrics.per_consumer && metrics)
-    complete.push(metrics.consumerRecorder(gw.metrics.per_consumer_limit));
-  const onError = (ex: Exchange, err: unknown) =>
-    deps.eventLogger?.error(
-      { event: 'internal_error', trace_id: ex.traceId, route: ex.routeName, err },
-      'unexpected error while handling a request',
-    );
+  const sharedKey = sharedKeyOf(config, baseDir);
+  const shared = memo.shared?.key === sharedKey ? memo.shared : sharedParts(sharedKey, config, deps, metrics);
+  const { complete, onError } = shared;
 
   const groups = new Map<string, UpstreamGroup>();
   const routeDeps = {
@@ -122,20 +186,25 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     groups,
   };
   const compiled: CompiledRoute[] = [];
-  config.routes.forEach((raw, i) => {
-    const route = normalizeRoute(raw, i, deps.registry, sections, issues);
-    const c = compileRoute(route, i, normalizeMatch(route, i, issues), routeDeps);
+  const reuse = new RouteReuse(memo, sharedKey, routeDeps, sections);
+  for (let i = 0; i < config.routes.length; i++) {
+    const c = reuse.route(config.routes[i]!, i);
     if (c) compiled.push(c);
-  });
+    if (due()) yield;
+  }
   const systemDeps = { config, registry: deps.registry, issues, services, metrics, complete, onError };
   compiled.push(...compileEndpoints(systemDeps));
-  const router = buildRouter(compiled, issues);
+  const router = yield* buildRouterSteps(compiled, issues, due, memo.router);
   const system = compileSystemRoute(systemDeps);
 
   if (issues.hasErrors) {
     void deps.resources.release(scope, false);
     return { ok: false, issues: issues.issues, inputs: [...inputs.keys()] };
   }
+  reuse.commit();
+  memo.shared = shared;
+  memo.router = router;
+  memo.parse.keep();
   const inputsDigest = digestContents(inputs);
   const snapshot: GatewaySnapshot = {
     hash: configHash(source.text, inputsDigest),
@@ -160,6 +229,27 @@ export function buildSnapshot(source: LoadedSource, deps: BuildDeps): BuildResul
     admin: services.admin,
   };
   return { ok: true, snapshot, issues: issues.issues };
+}
+
+/** What runs after every request of every route (the access log, the per-consumer counter), and errors. */
+function sharedParts(
+  key: string,
+  config: GatewayConfig,
+  deps: BuildDeps,
+  metrics: GatewayMetrics | undefined,
+): SharedParts {
+  const gw = config.gateway;
+  const complete: ((ex: Exchange) => void)[] = [];
+  if (gw.access_log.enabled && deps.accessLogger)
+    complete.push(createAccessLog(gw.access_log, deps.accessLogger));
+  if (gw.metrics.per_consumer && metrics)
+    complete.push(metrics.consumerRecorder(gw.metrics.per_consumer_limit));
+  const onError = (ex: Exchange, err: unknown) =>
+    deps.eventLogger?.error(
+      { event: 'internal_error', trace_id: ex.traceId, route: ex.routeName, err },
+      'unexpected error while handling a request',
+    );
+  return { key, complete, onError };
 }
 
 /** One span exporter per distinct tracing config, carried over reloads; the old one flushes when retired. */

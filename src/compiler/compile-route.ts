@@ -44,6 +44,19 @@ export interface RouteCompileDeps {
   readonly upstreamEvents?: ((name: string) => UpstreamEvents) | undefined;
   /** Named upstream groups in use, for the admin view (filled while compiling). */
   readonly groups: Map<string, UpstreamGroup>;
+  /** What routes sharing an upstream share, worked out once per build (by upstream and connect timeout). */
+  readonly upstreamWork?: Map<string, UpstreamWork>;
+}
+
+/** A route's upstream as every route naming it (with the same connect timeout) gets it. */
+interface UpstreamWork {
+  readonly name: string;
+  readonly inline: boolean;
+  readonly upstream: UpstreamConfig;
+  readonly basePath: string | undefined;
+  readonly pool: { connectTimeoutMs: number; keepAliveTimeoutMs: number; connections: number | undefined };
+  /** The carry-over key: same upstream, same settings, the same group across reloads. */
+  readonly key: string;
 }
 
 export function compileRoute(
@@ -100,12 +113,12 @@ export function normalizeRoute(
   route: RouteConfig,
   index: number,
   registry: readonly AnyPolicyDefinition[],
-  sections: Readonly<Record<string, unknown>>,
+  section: (name: string) => unknown,
   issues: IssueCollector,
 ): RouteConfig {
   let out = route;
   const ctx = {
-    section: (name: string) => sections[name],
+    section,
     error: (path: readonly (string | number)[], message: string) =>
       issues.error(['routes', index, ...path], message),
   };
@@ -191,7 +204,45 @@ function resolveGroup(
   deps: RouteCompileDeps,
   path: (string | number)[],
 ): { group: UpstreamGroup; basePath: string | undefined } | undefined {
-  const { config, scope, issues } = deps;
+  const { scope, issues } = deps;
+  const memoKey = `${route.upstream}\0${timeouts.connect_ms ?? ''}`;
+  let work = deps.upstreamWork?.get(memoKey);
+  if (work === undefined) {
+    work = upstreamWork(route, timeouts, deps, path);
+    if (work === undefined) return undefined;
+    deps.upstreamWork?.set(memoKey, work);
+  }
+  const { name, inline, upstream, pool, key, basePath } = work;
+  let group: UpstreamGroup;
+  try {
+    group = scope.get(
+      key,
+      () =>
+        new UpstreamGroup({
+          name,
+          config: upstream,
+          pool,
+          ...(deps.upstreamEvents ? { events: deps.upstreamEvents(name) } : {}),
+        }),
+      (g) => g.close(),
+    );
+  } catch (err) {
+    issues.error(inline ? path : ['upstreams', route.upstream], (err as Error).message);
+    return undefined;
+  }
+  if (deps.serving) group.start();
+  if (!inline) deps.groups.set(route.upstream, group);
+  return { group, basePath };
+}
+
+/** The upstream a route names or gives as a URL, checked; undefined (with the issue reported) when wrong. */
+function upstreamWork(
+  route: RouteConfig,
+  timeouts: TimeoutsConfig,
+  deps: RouteCompileDeps,
+  path: (string | number)[],
+): UpstreamWork | undefined {
+  const { config, issues } = deps;
   const inline = /^[a-z][a-z0-9+.-]*:\/\//i.test(route.upstream);
   let name = route.upstream;
   let upstream: UpstreamConfig | undefined;
@@ -252,24 +303,5 @@ function resolveGroup(
   };
   // Same upstream, same settings: the same group (its connections, health and circuits) across reloads.
   const key = `upstream|${inline ? '' : name}|${JSON.stringify(upstream)}|${JSON.stringify(pool)}`;
-  let group: UpstreamGroup;
-  try {
-    group = scope.get(
-      key,
-      () =>
-        new UpstreamGroup({
-          name,
-          config: upstream,
-          pool,
-          ...(deps.upstreamEvents ? { events: deps.upstreamEvents(name) } : {}),
-        }),
-      (g) => g.close(),
-    );
-  } catch (err) {
-    issues.error(inline ? path : ['upstreams', route.upstream], (err as Error).message);
-    return undefined;
-  }
-  if (deps.serving) group.start();
-  if (!inline) deps.groups.set(route.upstream, group);
-  return { group, basePath };
+  return { name, inline, upstream, basePath, pool, key };
 }

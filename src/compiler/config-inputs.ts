@@ -34,8 +34,13 @@ export function digestContents(inputs: Iterable<readonly [string, Buffer | undef
   return h === undefined ? '' : h.digest('hex');
 }
 
+/** The last text hashed: a reload hashes its text to see whether it changed, and the build again. */
+let last: { readonly text: string; readonly hash: string } | undefined;
+
 function hashConfigText(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  if (last?.text === text) return last.hash;
+  last = { text, hash: createHash('sha256').update(text).digest('hex') };
+  return last.hash;
 }
 
 /**

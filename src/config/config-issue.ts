@@ -75,14 +75,23 @@ export class IssueCollector {
     return this.issues.some((i) => i.severity === 'error');
   }
 
+  /** What `issues` holds (pushed directly too), as message, severity and path: one look per add, not a scan. */
+  private readonly said = new Set<string>();
+  private saidUpTo = 0;
+
   private add(path: ConfigPath, message: string, at: 'key' | 'value', severity: 'error' | 'warning'): void {
     // One mistake shared by several routes (a bad `defaults:` policy, a bad named upstream) is said once.
-    const where = formatPath(path);
-    const seen = this.issues.some(
-      (i) => i.message === message && i.severity === severity && formatPath(i.path) === where,
-    );
-    if (seen) return;
+    for (; this.saidUpTo < this.issues.length; this.saidUpTo++) {
+      const i = this.issues[this.saidUpTo]!;
+      this.said.add(sayingOf(i.message, i.severity, formatPath(i.path)));
+    }
+    const saying = sayingOf(message, severity, formatPath(path));
+    if (this.said.has(saying)) return;
     const { line, column } = this.locate(path, at);
     this.issues.push({ file: this.file, line, column, path: [...path], message, severity });
   }
+}
+
+function sayingOf(message: string, severity: string, where: string): string {
+  return `${severity}\0${where}\0${message}`;
 }

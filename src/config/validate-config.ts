@@ -3,7 +3,7 @@
 // Applies schema defaults on the way, so the result is the complete config.
 import { isIP } from 'node:net';
 import type { TSchema } from '@sinclair/typebox';
-import type { ConfigPath, IssueCollector } from './config-issue.js';
+import type { ConfigIssue, ConfigPath, IssueCollector } from './config-issue.js';
 import { PLANNED_KEYS } from './schema.js';
 
 type Json = Record<string, unknown>;
@@ -33,8 +33,46 @@ interface SchemaLike {
 }
 
 /** Returns the value with defaults applied; issues go to the collector. */
-export function validateAgainstSchema(schema: TSchema, value: unknown, issues: IssueCollector): unknown {
-  return check(schema as SchemaLike, value, [], issues);
+export function validateAgainstSchema(
+  schema: TSchema,
+  value: unknown,
+  issues: IssueCollector,
+  items?: ItemResults,
+): unknown {
+  const s = schema as SchemaLike;
+  if (items === undefined || s.type !== 'object' || !isPlainObject(value)) return check(s, value, [], issues);
+  return checkObject(s, value, [], issues, items);
+}
+
+/** An item of a root list validated alone: its value with defaults, and its issues. */
+export interface ItemResult {
+  readonly value: unknown;
+  readonly issues: readonly ConfigIssue[];
+}
+
+/**
+ * Results for the items of the root list `key` (the config's routes) found before, by position and value:
+ * an item with a result is not checked again, its issues are reported as found.
+ */
+export interface ItemResults {
+  readonly key: string;
+  get(index: number, raw: unknown): ItemResult | undefined;
+  set(index: number, raw: unknown, result: ItemResult): void;
+}
+
+/** Item `index` of the root list `key`, validated alone: what validateAgainstSchema finds for it in place. */
+export function validateItem(
+  schema: TSchema,
+  key: string,
+  index: number,
+  raw: unknown,
+  issues: IssueCollector,
+): ItemResult {
+  const list = (schema as SchemaLike).properties?.[key];
+  if (list?.items === undefined) throw new TypeError(`validateItem: "${key}" is not a list of the schema`);
+  const own = issues.fork();
+  const value = check(list.items, raw, [key, index], own);
+  return { value, issues: own.issues };
 }
 
 const patternCache = new Map<string, RegExp>();
@@ -78,6 +116,13 @@ function checkUnion(s: SchemaLike, value: unknown, path: ConfigPath, issues: Iss
     issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
     return value;
   }
+  if (fitting.length === 1) {
+    // One candidate: its result and issues are the answer, with no trial to discard (nor a copy to try on).
+    const trial = issues.fork();
+    const result = check(fitting[0]!, value, path, trial);
+    issues.issues.push(...trial.issues);
+    return result;
+  }
   let bestResult: unknown = value;
   let bestIssues: IssueCollector | undefined;
   for (const v of fitting) {
@@ -113,7 +158,13 @@ function fitsType(s: SchemaLike, value: unknown): boolean {
   }
 }
 
-function checkObject(s: SchemaLike, value: unknown, path: ConfigPath, issues: IssueCollector): unknown {
+function checkObject(
+  s: SchemaLike,
+  value: unknown,
+  path: ConfigPath,
+  issues: IssueCollector,
+  items?: ItemResults,
+): unknown {
   if (value === undefined || value === null) value = {};
   if (!isPlainObject(value)) {
     issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
@@ -127,7 +178,15 @@ function checkObject(s: SchemaLike, value: unknown, path: ConfigPath, issues: Is
   for (const [key, v] of Object.entries(value)) {
     const propSchema = props[key];
     if (propSchema) {
-      out[key] = check(propSchema, v, [...path, key], issues);
+      out[key] =
+        key === items?.key && propSchema.type === 'array' && Array.isArray(v)
+          ? checkArray(propSchema, v, [key], issues, (item, i) => {
+              let r = items.get(i, item);
+              if (r === undefined) items.set(i, item, (r = validateItem(s as TSchema, key, i, item, issues)));
+              issues.issues.push(...r.issues);
+              return r.value;
+            })
+          : check(propSchema, v, [...path, key], issues);
       continue;
     }
     const patternSchema = s.patternProperties
@@ -165,7 +224,13 @@ function checkObject(s: SchemaLike, value: unknown, path: ConfigPath, issues: Is
   return out;
 }
 
-function checkArray(s: SchemaLike, value: unknown, path: ConfigPath, issues: IssueCollector): unknown {
+function checkArray(
+  s: SchemaLike,
+  value: unknown,
+  path: ConfigPath,
+  issues: IssueCollector,
+  each?: (item: unknown, index: number) => unknown,
+): unknown {
   if (!Array.isArray(value)) {
     issues.error(path, `expected ${expected(s)}, got ${describe(value)}`);
     return value;
@@ -185,6 +250,7 @@ function checkArray(s: SchemaLike, value: unknown, path: ConfigPath, issues: Iss
       seen.add(k);
     });
   }
+  if (each !== undefined && s.items) return value.map(each);
   return s.items ? value.map((item, i) => check(s.items!, item, [...path, i], issues)) : value;
 }
 

@@ -7,7 +7,11 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { ResourceRegistry } from '../compiler/carry-over.js';
-import { buildSnapshotFromText, type BuildDeps } from '../compiler/compile-gateway.js';
+import {
+  buildSnapshotFromText,
+  buildSnapshotFromTextAsync,
+  type BuildDeps,
+} from '../compiler/compile-gateway.js';
 import { ConfigError, formatIssue } from '../config/config-issue.js';
 import type { Env } from '../config/load-config.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -134,7 +138,8 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
     file: opts.configFile,
     holder,
     logger,
-    build: (t) => buildSnapshotFromText(t, opts.configFile, deps),
+    // In slices: the primary keeps answering the workers' shared-store calls while it compiles.
+    build: (t) => buildSnapshotFromTextAsync(t, opts.configFile, deps),
     onSwap: (next, _prev, newText) => {
       logger.level = next.config.gateway.log_level;
       text = newText;

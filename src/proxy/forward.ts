@@ -10,7 +10,7 @@ import type { GatewayResponse } from '../pipeline/gateway-response.js';
 import type { Problem } from '../problems/problem.js';
 import { problems } from '../problems/catalog.js';
 import { BodyTooLargeError } from '../pipeline/body.js';
-import { CLIENT_GONE, DEADLINE, UpstreamCall } from './upstream-call.js';
+import { afterWaitingInput, CLIENT_GONE, DEADLINE, UpstreamCall } from './upstream-call.js';
 import type { Endpoint, UpstreamGroup } from './upstream-group.js';
 import { retryingForward, hashKeyOf } from './retrying-forward.js';
 
@@ -40,6 +40,13 @@ export interface TryOptions {
 }
 
 const NEVER = (): boolean => false;
+
+/**
+ * What undici's own headers and body timeouts get beyond ours, which they only back up. undici counts them
+ * in half-second ticks of its timer wheel; after a pause of the gateway one tick passes, and a timeout that
+ * was nearly due would fail the call before our timers had read an answer waiting in the socket.
+ */
+const UNDICI_BACKSTOP_MS = 1000;
 
 export function createForwarder(s: ForwardSettings): (ex: Exchange) => Promise<GatewayResponse> {
   const group = s.group;
@@ -113,8 +120,8 @@ function tryEndpoint(
         path,
         headers: ex.headers.raw,
         body: o.body,
-        headersTimeout: o.headersTimeout,
-        bodyTimeout,
+        headersTimeout: o.headersTimeout + UNDICI_BACKSTOP_MS,
+        bodyTimeout: bodyTimeout + UNDICI_BACKSTOP_MS,
       },
       call,
     );
@@ -122,6 +129,12 @@ function tryEndpoint(
 }
 
 function onDeadline(call: UpstreamCall): void {
+  // A response that arrived before the deadline wins even when this timer fires late (the gateway was
+  // blocked): the call ends as that response is read, and the abort then does nothing.
+  afterWaitingInput(deadlinePassed, call);
+}
+
+function deadlinePassed(call: UpstreamCall): void {
   call.abort(DEADLINE);
 }
 

@@ -48,6 +48,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   private headersTimer: NodeJS.Timeout | undefined = undefined;
   /** Longest pause between body chunks (idle_ms), timed here for the same reason as the headers. */
   idleTimeoutMs = Infinity;
+  /** The response headers are in (a late headers timeout must not fail the call). */
+  headersArrived = false;
+  /** Body chunks read so far (a late idle timeout must not fail a call whose next chunk was waiting). */
+  chunks = 0;
   private idleTimer: NodeJS.Timeout | undefined = undefined;
   /** Reading is paused for the client (backpressure) or while response policies run: not the upstream idling. */
   backpressured = false;
@@ -96,6 +100,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: informational, not forwarded
+    this.headersArrived = true;
     this.clearHeadersTimer();
     if (this.idleTimeoutMs !== Infinity) this.idleTimer = setTimeout(onIdleTimeout, this.idleTimeoutMs, this);
     if (this.group !== undefined) this.group.report(this.endpoint!, statusCode < 500);
@@ -112,6 +117,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   }
 
   onData(chunk: Buffer): boolean {
+    this.chunks++;
     if (this.idleTimer !== undefined) this.idleTimer.refresh();
     const dest = this.dest;
     if (dest === null) {
@@ -254,14 +260,39 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, StreamingBody {
   }
 }
 
+/**
+ * Runs `then(call, …)` one loop turn after a timeout fired. Timers run before sockets are read: after a pause
+ * of the gateway itself (a blocked loop, GC, a starved CPU) a timer comes due while the answer that arrived in
+ * time still waits in the socket, and that answer must win over a timeout that is only due because the
+ * gateway was not running — the rule of the Redis stores. The poll phase of this turn reads it first.
+ */
+export function afterWaitingInput<A extends unknown[]>(
+  then: (call: UpstreamCall, ...args: A) => void,
+  call: UpstreamCall,
+  ...args: A
+): void {
+  setImmediate(then, call, ...args);
+}
+
 function onIdleTimeout(call: UpstreamCall): void {
   // A pause the gateway asked for (a slow client) is not the upstream idling: wait for it to read again.
   if (call.backpressured) return;
+  afterWaitingInput(idleTimedOut, call, call.chunks);
+}
+
+function idleTimedOut(call: UpstreamCall, chunksAtTimeout: number): void {
+  // A chunk that was waiting re-armed the idle timer as it was read.
+  if (call.backpressured || call.chunks !== chunksAtTimeout) return;
   // The same error undici raises for bodyTimeout; after the headers the client connection is closed.
   call.abort(new errors.BodyTimeoutError());
 }
 
 function onHeadersTimeout(call: UpstreamCall): void {
+  afterWaitingInput(headersTimedOut, call);
+}
+
+function headersTimedOut(call: UpstreamCall): void {
+  if (call.headersArrived) return;
   // The same error undici raises, so failure kinds and problems treat both alike (504, retried as timeout).
   call.abort(new errors.HeadersTimeoutError());
 }

@@ -5,6 +5,7 @@
 //   1. higher `priority` wins;  2. exact beats prefix;  3. more segments (longer) wins;
 //   4. at the first differing segment, a literal beats a `:param`;  5. exact host > `*.` host > any host;
 //   6. a method list beats none;  7. more header/query conditions win;  8. earlier in the file wins.
+import { type Due, NEVER_DUE, runSteps, sortSteps, type Steps } from '../lib/steps.js';
 
 export interface RouteSpec<R> {
   readonly value: R;
@@ -47,7 +48,10 @@ export interface Shadowing<R> {
 }
 
 interface Entry<R> {
-  readonly spec: RouteSpec<R>;
+  /** The spec without its value (a router re-bound to new values must not keep the old ones alive). */
+  readonly spec: Omit<RouteSpec<R>, 'value'>;
+  /** Position in the specs: what it resolves to is `values[index]`. */
+  readonly index: number;
   rank: number;
   readonly segments: readonly string[];
   readonly paramNames: readonly string[];
@@ -69,8 +73,10 @@ const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string,
 const IDLE_REQUEST: RouterRequest = { method: '', host: '', path: '/', query: '', header: () => undefined };
 
 export class Router<R> {
-  private readonly root = new TreeNode<R>();
+  private readonly root: TreeNode<R>;
   private readonly entries: Entry<R>[];
+  /** What each route resolves to, by position: a router re-bound to new values shares everything else. */
+  private readonly values: R[];
   private readonly state: LookupState<R> = {
     req: IDLE_REQUEST,
     segs: [],
@@ -82,25 +88,67 @@ export class Router<R> {
     query: null,
   };
 
-  constructor(specs: readonly RouteSpec<R>[]) {
-    this.entries = specs.map((spec) => toEntry(spec));
-    const order = this.entries.map((e, i) => ({ e, i }));
-    order.sort((a, b) => compareEntries(a.e, b.e) || a.i - b.i);
-    order.forEach(({ e }, rank) => (e.rank = rank));
-    for (const e of this.entries) this.insert(e);
+  /** With `rebind`: the routes of `rebind.router` (same shapes, same order) resolving to `rebind.values`. */
+  constructor(specs: readonly RouteSpec<R>[], rebind?: { router: Router<R>; values: readonly R[] }) {
+    if (rebind !== undefined) {
+      if (rebind.values.length !== rebind.router.values.length) throw new RangeError('one value per route');
+      this.root = rebind.router.root;
+      this.entries = rebind.router.entries;
+      this.values = rebind.values.slice();
+      return;
+    }
+    this.root = new TreeNode<R>();
+    this.entries = [];
+    this.values = [];
+    runSteps(this.fill(specs, NEVER_DUE));
+  }
+
+  /** The same routes (shapes, precedence, tree) resolving to `values`, by position: no tree is built. */
+  withValues(values: readonly R[]): Router<R> {
+    return new Router<R>([], { router: this, values });
+  }
+
+  /** What the routes resolve to, in the order of their specs. */
+  get routeValues(): readonly R[] {
+    return this.values;
+  }
+
+  /** The router of `specs`, built in steps that yield when `due` (a reload of thousands of routes). */
+  static *build<R>(specs: readonly RouteSpec<R>[], due: Due): Steps<Router<R>> {
+    const router = new Router<R>([]);
+    yield* router.fill(specs, due);
+    return router;
+  }
+
+  private *fill(specs: readonly RouteSpec<R>[], due: Due): Steps<void> {
+    for (const spec of specs) {
+      this.entries.push(toEntry(spec, this.entries.length));
+      this.values.push(spec.value);
+      if (due()) yield;
+    }
+    const order = this.entries.slice();
+    yield* sortSteps(order, (a, b) => compareEntries(a, b) || a.index - b.index, due);
+    order.forEach((e, rank) => (e.rank = rank));
+    for (const e of this.entries) {
+      this.insert(e);
+      if (due()) yield;
+    }
     const byRank = (a: Entry<R>, b: Entry<R>) => a.rank - b.rank;
-    const sortNode = (n: TreeNode<R>) => {
+    const nodes = [this.root];
+    for (let n = nodes.pop(); n !== undefined; n = nodes.pop()) {
       n.prefix.sort(byRank);
       n.exact.sort(byRank);
-      n.statics?.forEach(sortNode);
-      if (n.param) sortNode(n.param);
-    };
-    sortNode(this.root);
+      n.statics?.forEach((child) => nodes.push(child));
+      if (n.param) nodes.push(n.param);
+      if (due()) yield;
+    }
   }
 
   /** Route names in precedence order (what `portico routes` prints). */
   get precedence(): readonly RouteSpec<R>[] {
-    return [...this.entries].sort((a, b) => a.rank - b.rank).map((e) => e.spec);
+    return [...this.entries]
+      .sort((a, b) => a.rank - b.rank)
+      .map((e) => ({ ...e.spec, value: this.values[e.index]! }));
   }
 
   private insert(e: Entry<R>): void {
@@ -142,7 +190,7 @@ export class Router<R> {
       for (let i = 0; i < names.length; i++) params[names[i]!] = safeDecode(state.bestParams[i]!);
       let prefixLength = 0;
       for (let i = 0; i < state.bestDepth; i++) prefixLength += 1 + segs[i]!.length;
-      return { kind: 'found', value: best.spec.value, params, prefixLength };
+      return { kind: 'found', value: this.values[best.index]!, params, prefixLength };
     }
     if (state.allow) return { kind: 'method-not-allowed', allow: [...state.allow].sort() };
     return NOT_FOUND;
@@ -183,6 +231,11 @@ export class Router<R> {
 
   /** Routes that can never match because a higher-ranked route matches everything they do. */
   findShadowed(): Shadowing<R>[] {
+    return runSteps(this.findShadowedSteps(NEVER_DUE));
+  }
+
+  /** `findShadowed` in steps that yield when `due`. */
+  *findShadowedSteps(due: Due): Steps<Shadowing<R>[]> {
     const out: Shadowing<R>[] = [];
     for (const b of this.entries) {
       const cover = this.coveringEntry(b);
@@ -190,9 +243,10 @@ export class Router<R> {
         out.push({
           shadowed: b.spec.name,
           by: cover.spec.name,
-          shadowedValue: b.spec.value,
-          byValue: cover.spec.value,
+          shadowedValue: this.values[b.index]!,
+          byValue: this.values[cover.index]!,
         });
+      if (due()) yield;
     }
     return out;
   }
@@ -267,11 +321,13 @@ export function answeredMethods(methods: readonly string[]): string[] {
   return [...answered].sort();
 }
 
-function toEntry<R>(spec: RouteSpec<R>): Entry<R> {
+function toEntry<R>(withValue: RouteSpec<R>, index: number): Entry<R> {
+  const { value: _value, ...spec } = withValue;
   const segments = spec.path.split('/').filter((s) => s !== '');
   const exactHosts = spec.hosts?.filter((h) => !h.startsWith('*.')) ?? [];
   return {
     spec,
+    index,
     rank: 0,
     segments,
     paramNames: segments.filter((s) => s.startsWith(':')).map((s) => s.slice(1)),

@@ -7,7 +7,12 @@ import type { AccessLogger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { ResourceRegistry } from '../compiler/carry-over.js';
 import type { SharedStoreLink } from '../compiler/compile-context.js';
-import { type BuildDeps, buildSnapshotFromFile, buildSnapshotFromText } from '../compiler/compile-gateway.js';
+import {
+  type BuildDeps,
+  buildSnapshotFromFile,
+  buildSnapshotFromText,
+  buildSnapshotFromTextAsync,
+} from '../compiler/compile-gateway.js';
 import type { GatewaySnapshot } from '../compiler/snapshot.js';
 import { ConfigError, type ConfigIssue, formatIssue } from '../config/config-issue.js';
 import type { Env } from '../config/load-config.js';
@@ -110,7 +115,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     file: opts.configFile,
     holder,
     logger: opts.eventLogger,
-    build: (text) => buildSnapshotFromText(text, opts.configFile, deps),
+    // A reload compiles in slices between requests (and reuses unchanged routes): no stall in flight.
+    build: (text) => buildSnapshotFromTextAsync(text, opts.configFile, deps),
     onSwap: (next: GatewaySnapshot, prev: GatewaySnapshot) => {
       opts.eventLogger.level = next.config.gateway.log_level;
       for (const w of restartOnlyChanges(prev, next))

@@ -29,7 +29,8 @@ export interface ReloaderOptions {
   readonly file: string;
   readonly holder: SnapshotHolder;
   readonly logger: Logger;
-  readonly build: (text: string) => BuildResult;
+  /** Builds the next snapshot; a promise lets the build run in slices (buildSnapshotFromTextAsync). */
+  readonly build: (text: string) => BuildResult | Promise<BuildResult>;
   /** The new snapshot serves; `text` is the config text it was built from. */
   readonly onSwap: (next: GatewaySnapshot, prev: GatewaySnapshot, text: string) => void;
   /** Every reload's outcome, whatever triggered it (metrics). */
@@ -68,7 +69,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
       return { status: 'unchanged', hash: current.hash };
     }
     const started = performance.now();
-    const result = o.build(text);
+    const result = await o.build(text);
     if (!result.ok) {
       pendingInputs = result.inputs ?? [];
       updateWatchers();

@@ -2,6 +2,7 @@
 // swap() is one assignment; a replaced snapshot is disposed (its unused resources closed) once drained.
 import type { ResourceRegistry } from '../compiler/carry-over.js';
 import type { GatewaySnapshot } from '../compiler/snapshot.js';
+import type { Policy } from '../pipeline/policy.js';
 
 export interface LiveSnapshot {
   readonly snapshot: GatewaySnapshot;
@@ -85,11 +86,18 @@ export class SnapshotHolder {
 
   private async dispose(l: LiveSnapshot): Promise<void> {
     if (!this.alive.delete(l)) return;
+    const closable: Policy[] = [];
+    for (const route of [...l.snapshot.routes, l.snapshot.system])
+      for (const p of route.policies) if (p.close) closable.push(p);
+    // A later build may have reused a route as it was (its policies too): those serve on until the last
+    // snapshot holding them is disposed.
+    const kept = new Set<Policy>();
+    if (closable.length > 0)
+      for (const other of this.alive)
+        for (const route of other.snapshot.routes) for (const p of route.policies) if (p.close) kept.add(p);
     const closing: Promise<void>[] = [];
-    for (const route of [...l.snapshot.routes, l.snapshot.system]) {
-      for (const p of route.policies)
-        if (p.close) closing.push(Promise.resolve(p.close()).catch(() => undefined));
-    }
+    for (const p of closable)
+      if (!kept.has(p)) closing.push(Promise.resolve(p.close!()).catch(() => undefined));
     await Promise.all(closing);
     await this.resources.release(l.snapshot.resources);
   }
