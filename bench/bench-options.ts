@@ -11,6 +11,8 @@ export const SCENARIO_IDS = [
   'portico-pass',
   'portico-quiet',
   'portico-observed',
+  'portico-metrics',
+  'portico-accesslog',
   'portico-policies',
   'portico-apikey',
   'portico-jwt-cached',

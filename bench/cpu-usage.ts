@@ -1,6 +1,6 @@
 // Reads a process's CPU time (utime + stime) from /proc/<pid>/stat, the basis of the CPU µs/request figure.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let cachedTicks: number | undefined;
 
@@ -53,4 +53,19 @@ export function cpuMicrosPerRequest(deltaTicks: number, requests: number): numbe
 /** The share of one CPU the process used over `seconds` (1 = one core fully busy). */
 export function cpuShare(deltaTicks: number, seconds: number): number {
   return deltaTicks / clockTicksPerSecond() / seconds;
+}
+
+/** A process and its children (a gateway's primary and its workers), from the parent pids in /proc. */
+export function processTree(root: number): number[] {
+  const pids = [root];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === root) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }

@@ -59,6 +59,20 @@ export function observedConfig(port: number, upstreamPort: number, collectorPort
   ].join('\n');
 }
 
+/** The default route with request metrics on and the access log off: what the metrics cost alone. */
+export function metricsOnlyConfig(port: number, upstreamPort: number): string {
+  return [...gatewayHeader(port, ['  access_log: { enabled: false }']), ...benchRoute(upstreamPort), ''].join(
+    '\n',
+  );
+}
+
+/** The default route with the access log on and request metrics off: what the access log costs alone. */
+export function accessLogOnlyConfig(port: number, upstreamPort: number): string {
+  return [...gatewayHeader(port, ['  metrics: { enabled: false }']), ...benchRoute(upstreamPort), ''].join(
+    '\n',
+  );
+}
+
 /** Scenario 6: the same route with tracing (request_id, on by default; the load sends a traceparent) and header edits. */
 export function policiesConfig(port: number, upstreamPort: number): string {
   return [

@@ -121,6 +121,36 @@ function renderReport(
       baseline,
     ),
   ];
+  const quiet = results.find((r) => r.id === 'portico-quiet');
+  if (['portico-metrics', 'portico-accesslog'].some((id) => results.some((r) => r.id === id))) {
+    lines.push(
+      '',
+      'The default features, each alone (figures): CPU added per request, paired per round. Trace context ' +
+        '(on by default) over the pass-through route:',
+      '',
+      renderAdded(
+        [{ label: 'trace context', scenario: quiet }],
+        results.find((r) => r.id === 'portico-pass'),
+        'the pass-through route',
+      ),
+      '',
+      'Request metrics, the access log and both (with span export configured, sampling off) over the default ' +
+        'route with observability off:',
+      '',
+      renderAdded(
+        [
+          { label: 'request metrics', scenario: results.find((r) => r.id === 'portico-metrics') },
+          { label: 'access log', scenario: results.find((r) => r.id === 'portico-accesslog') },
+          {
+            label: 'metrics + access log + tracing',
+            scenario: results.find((r) => r.id === 'portico-observed'),
+          },
+        ],
+        quiet,
+        'the default route with observability off',
+      ),
+    );
+  }
   const rateLimited = RATE_LIMIT_ROWS.map(({ id, label }) => ({
     label,
     scenario: results.find((r) => r.id === id),

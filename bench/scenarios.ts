@@ -5,7 +5,9 @@ import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { isPeerId, type ScenarioId } from './bench-options.js';
 import { PEER_LABELS, startPeer } from './peer-subjects.js';
 import {
+  accessLogOnlyConfig,
   apiKeyConfig,
+  metricsOnlyConfig,
   jwtConfig,
   observedConfig,
   quietConfig,
@@ -39,6 +41,8 @@ export const LABELS: Record<ScenarioId, string> = {
   'portico-pass': 'Portico pass-through',
   'portico-quiet': 'Portico default route, observability off',
   'portico-observed': 'Portico metrics + access log + tracing',
+  'portico-metrics': 'Portico default route + request metrics (access log off)',
+  'portico-accesslog': 'Portico default route + access log (request metrics off)',
   'portico-policies': 'Portico tracing + headers',
   'portico-apikey': 'Portico API key (default route, observability off)',
   'portico-jwt-cached': 'Portico JWT RS256, verification cached',
@@ -89,6 +93,19 @@ export async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPor
         traceparent: TRACEPARENT,
       });
     }
+    case 'portico-metrics':
+    case 'portico-accesslog':
+      if (missing !== null) return pending(id, LABELS[id], missing);
+      return startPortico(
+        ctx,
+        result,
+        (port) =>
+          id === 'portico-metrics'
+            ? metricsOnlyConfig(port, upstreamPort)
+            : accessLogOnlyConfig(port, upstreamPort),
+        '/',
+        { traceparent: TRACEPARENT },
+      );
     case 'portico-policies':
       if (missing !== null) return pending(id, LABELS[id], missing);
       return startPortico(ctx, result, (port) => policiesConfig(port, upstreamPort), '/', {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findExecutable, ManagedProcess, readPortLine, stopAll, waitForHttp } from './child-processes.js';
+import { processTree } from './cpu-usage.js';
 import { runLoad, detectLoadGenerator } from './load-generator.js';
 import { freePort } from './subjects.js';
 import { machineLine } from './system-info.js';
@@ -73,24 +74,10 @@ interface Sample {
   readonly rps: number;
 }
 
-function tree(root: number): number[] {
-  const pids = [root];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === root) pids.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
-
 function measure(root: number): { rssMiB: number; fds: number; processes: number } {
   let rss = 0;
   let fds = 0;
-  const pids = tree(root);
+  const pids = processTree(root);
   for (const pid of pids) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

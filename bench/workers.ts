@@ -2,12 +2,12 @@
 // round robin, and the shared-socket policy for comparison), with and without a memory-store rate limit
 // (with 2 workers every check is a message to the primary), each saturated by wrk in interleaved rounds.
 // CPU per request is summed over every process of the gateway (primary and workers), read from /proc.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess, readPortLine, stopAll, waitForHttp } from './child-processes.js';
-import { clockTicksPerSecond, readCpuTicks } from './cpu-usage.js';
+import { clockTicksPerSecond, processTree, readCpuTicks } from './cpu-usage.js';
 import { detectLoadGenerator, runLoad, type LoadResult } from './load-generator.js';
 import { freePort } from './subjects.js';
 import { machineLine } from './system-info.js';
@@ -52,22 +52,6 @@ routes:
     path_prefix: /
     upstream: up
 ${s.rateLimit ? '    rate_limit: { capacity: 1000000000, refill: 1000000000, key: ip }\n' : ''}`;
-}
-
-/** The gateway's processes: the one started and every process whose parent it is (its workers). */
-function processTree(root: number): number[] {
-  const pids = [root];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === root) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
 }
 
 function treeTicks(pids: readonly number[]): number {

@@ -79,22 +79,25 @@ export interface GatewayMetrics {
   forPolicy(policy: string): PolicyMetrics;
 }
 
+/** prom-client's process and Node.js metrics, in `registry` (a worker's, a primary's). */
+export function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  // Gauges named like counters fail `promtool check metrics`; their per-type twins
+  // (nodejs_active_handles{type=...} and so on) carry the same information.
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ])
+    registry.removeSingleMetric(name);
+}
+
 export function createGatewayMetrics(opts: {
   inflight: () => number;
   defaultMetrics?: boolean;
 }): GatewayMetrics {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) {
-    collectDefaultMetrics({ register: registry });
-    // Gauges named like counters fail `promtool check metrics`; their per-type twins
-    // (nodejs_active_handles{type=...} and so on) carry the same information.
-    for (const name of [
-      'nodejs_active_handles_total',
-      'nodejs_active_requests_total',
-      'nodejs_active_resources_total',
-    ])
-      registry.removeSingleMetric(name);
-  }
+  if (opts.defaultMetrics ?? true) collectProcessMetrics(registry);
   const requests = new FastCounter(
     'portico_requests_total',
     'Requests answered, by route, method and status class.',

@@ -2,7 +2,8 @@
 // prom-client's aggregator — requests, durations and policy counters add up; gauges say how they combine
 // (the config hash and circuit states by max, target health by min) — while the process and Node.js metrics
 // of each worker (and of the primary) keep their own series, labelled `worker`.
-import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../observability/metrics.js';
 
 export interface PrimaryMetrics {
   readonly registry: Registry;
@@ -12,13 +13,7 @@ export interface PrimaryMetrics {
 
 export function createPrimaryMetrics(readyWorkers: () => number): PrimaryMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  for (const name of [
-    'nodejs_active_handles_total',
-    'nodejs_active_requests_total',
-    'nodejs_active_resources_total',
-  ])
-    registry.removeSingleMetric(name);
+  collectProcessMetrics(registry);
   const restarts = new Counter({
     name: 'portico_worker_restarts_total',
     help: 'Worker processes replaced after they exited unexpectedly.',
