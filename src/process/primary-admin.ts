@@ -36,8 +36,9 @@ export function primaryAdmin(d: PrimaryAdminDeps): AdminHandler {
         case '/healthz':
           return { status: 200, body: { status: 'ok' } };
         case '/readyz': {
+          // Ready while any worker serves: one being replaced must not take the instance out of rotation.
           const ready = d.set.readyCount;
-          if (!d.draining() && ready === d.set.size)
+          if (!d.draining() && ready > 0)
             return {
               status: 200,
               body: {
@@ -45,6 +46,7 @@ export function primaryAdmin(d: PrimaryAdminDeps): AdminHandler {
                 config_hash: snap.hash.slice(0, 12),
                 routes: snap.routes.length,
                 workers: ready,
+                of: d.set.size,
               },
             };
           return {

@@ -203,6 +203,7 @@ describe('gateway.workers: 2', { timeout: 240_000 }, () => {
     const ready = (await (await fetch(`${gw.adminUrl}/readyz`)).json()) as Record<string, unknown>;
     assert.equal(ready.status, 'ready');
     assert.equal(ready.workers, 2);
+    assert.equal(ready.of, 2);
     const ups = await fetch(`${gw.adminUrl}/upstreams`);
     assert.equal(ups.status, 200);
     const body = (await ups.json()) as { upstreams?: unknown[] };
@@ -263,6 +264,10 @@ describe('gateway.workers: 2', { timeout: 240_000 }, () => {
     assert.equal(exited.signal, 'SIGKILL');
     assert.equal(typeof exited.restart_in_ms, 'number');
     for (let i = 0; i < 10; i++) assert.equal((await get(gw.port, '/meanwhile')).status, 200);
+    // Still ready while one worker is replaced: the other serves.
+    const ready = await fetch(`${gw.adminUrl}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal(((await ready.json()) as { of?: unknown }).of, 2);
     await waitUntil('worker 1 replaced', () => {
       const now = workerPidsOf(gw).get(1);
       return now !== undefined && now !== victim;
