@@ -168,16 +168,21 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
 
   const onExit = () => set.killAll();
   process.once('exit', onExit);
+  /** A start that cannot complete: the workers that did start are stopped, and nothing is left open. */
+  async function abandon(reason: string): Promise<void> {
+    stopping = true;
+    reloader.close();
+    await set.stopAll(reason, 5_000);
+    await holder.close();
+    process.off('exit', onExit);
+    await sinks.close();
+  }
   let addresses: readonly string[];
   try {
     cluster.setupPrimary({ execArgv: process.execArgv });
     addresses = await set.start(WORKER_START_MS);
   } catch (err) {
-    stopping = true;
-    reloader.close();
-    await set.stopAll('startup failed', 5_000);
-    await holder.close();
-    await sinks.close();
+    await abandon('startup failed');
     throw err;
   }
 
@@ -192,11 +197,7 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
       );
       logger.info({ event: 'admin_started', listen: admin.address }, `admin listening on ${admin.address}`);
     } catch (err) {
-      stopping = true;
-      reloader.close();
-      await set.stopAll('admin listener failed', 5_000);
-      await holder.close();
-      await sinks.close();
+      await abandon('admin listener failed');
       throw err;
     }
   }
