@@ -5,17 +5,18 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type {
-  AdminAction,
-  AdminPath,
-  AnyPolicyDefinition,
-  CompileContext,
-  GatewaySettingsView,
-  PolicyLog,
-  PolicyMetrics,
-  StoreBackend,
-  StoreHandle,
-  StoreOptions,
+import {
+  PolicyConfigError,
+  type AdminAction,
+  type AdminPath,
+  type AnyPolicyDefinition,
+  type CompileContext,
+  type GatewaySettingsView,
+  type PolicyLog,
+  type PolicyMetrics,
+  type StoreBackend,
+  type StoreHandle,
+  type StoreOptions,
 } from '../pipeline/policy.js';
 import type { TraceSink } from '../pipeline/trace-sink.js';
 import { throttledLog } from '../lib/throttle.js';
@@ -128,6 +129,9 @@ export function createPolicyServices(deps: PolicyServiceDeps): PolicyServices {
           (s) => s.close(),
         );
         return { kind: backend.kind, store };
+      },
+      upstream() {
+        throw new PolicyConfigError(`${policy}: this route cannot send requests to other upstreams`);
       },
       admin(action) {
         const entry = admin.get(action.path);

@@ -12,6 +12,7 @@ import {
   type Policy,
   PolicyConfigError,
   PolicyConfigErrors,
+  type RouteUpstream,
 } from '../pipeline/policy.js';
 import type { CompiledPipeline, PipelineStep } from '../pipeline/run-pipeline.js';
 import { createForwarder } from '../proxy/forward.js';
@@ -71,29 +72,50 @@ export function compileRoute(
   const timeouts: TimeoutsConfig = { ...(defaults.timeouts ?? {}), ...(route.timeouts ?? {}) };
   const totalMs = route.timeout_ms ?? defaults.timeout_ms ?? BUILTIN_TIMEOUT_MS;
 
-  const resolved = resolveGroup(route, timeouts, deps, at('upstream'));
+  const resolved = resolveGroup(route.upstream, timeouts, deps, (p, m) =>
+    deps.issues.error(p ?? at('upstream'), m),
+  );
   const group = resolved?.group;
-  const policies = createPolicies(route, route.name, deps, (name, rest) => at(name, ...rest));
+  /** A forwarder to `g` with the route's own settings (strip_prefix, preserve_host, timeouts). */
+  const forwarderTo = (g: UpstreamGroup, basePath: string | undefined) =>
+    createForwarder({
+      group: g,
+      basePath,
+      stripPrefix: route.strip_prefix,
+      preserveHost: route.preserve_host,
+      totalMs,
+      firstByteMs: timeouts.first_byte_ms,
+      idleMs: timeouts.idle_ms,
+      maxBodyBytes: config.gateway.limits.max_body_bytes,
+    });
+  // Other upstreams the route's policies send requests to (a version's, a canary, a mirror), once each.
+  const others = new Map<string, RouteUpstream>();
+  const upstream = (ref: string): RouteUpstream => {
+    let u = others.get(ref);
+    if (u !== undefined) return u;
+    let message: string | undefined;
+    const r = resolveGroup(ref, timeouts, deps, (p, m) => {
+      if (p !== undefined) deps.issues.error(p, m);
+      message ??= m;
+    });
+    if (r === undefined) throw new PolicyConfigError(message ?? `upstream "${ref}" is not usable`);
+    u = { name: r.group.name, label: upstreamLabel(ref, r.group), forward: forwarderTo(r.group, r.basePath) };
+    others.set(ref, u);
+    return u;
+  };
+  const policies = createPolicies(route, route.name, deps, (name, rest) => at(name, ...rest), upstream);
   if (!resolved || !group || !policies) return undefined;
 
-  const terminal = createForwarder({
-    group,
-    basePath: resolved.basePath,
-    stripPrefix: route.strip_prefix,
-    preserveHost: route.preserve_host,
-    totalMs,
-    firstByteMs: timeouts.first_byte_ms,
-    idleMs: timeouts.idle_ms,
-    maxBodyBytes: config.gateway.limits.max_body_bytes,
-  });
+  const forward = forwarderTo(group, resolved.basePath);
+  // A policy may have sent this request to another upstream of the route (Exchange.forwardTo).
+  const terminal =
+    others.size === 0 ? forward : (ex: Exchange): Promise<GatewayResponse> => (ex.forwardTo ?? forward)(ex);
   return {
     name: route.name,
     index,
     match,
     priority: route.priority,
-    upstreamLabel: /^https?:\/\//i.test(route.upstream)
-      ? route.upstream
-      : `${route.upstream} (${group.endpoints.length} target${group.endpoints.length === 1 ? '' : 's'})`,
+    upstreamLabel: upstreamLabel(route.upstream, group),
     policyNames: policies.map((p) => p.name),
     pathEscapes: route.path_escapes,
     methodOverride: route.method_override,
@@ -103,6 +125,12 @@ export function compileRoute(
     }),
     policies: policies.map((p) => p.policy),
   };
+}
+
+/** How `portico routes` and the admin name an upstream: the URL, or the name and its target count. */
+function upstreamLabel(ref: string, group: UpstreamGroup): string {
+  if (/^https?:\/\//i.test(ref)) return ref;
+  return `${ref} (${group.endpoints.length} target${group.endpoints.length === 1 ? '' : 's'})`;
 }
 
 /**
@@ -146,6 +174,7 @@ export function createPolicies(
   routeName: string,
   deps: Pick<RouteCompileDeps, 'config' | 'registry' | 'issues' | 'services'>,
   at: (policy: string, rest: readonly (string | number)[]) => (string | number)[],
+  upstream: (ref: string) => RouteUpstream = noOtherUpstreams,
 ): NamedPolicy[] | undefined {
   const out: NamedPolicy[] = [];
   let ok = true;
@@ -154,7 +183,7 @@ export function createPolicies(
       route[def.name] ?? deps.config.defaults[def.name] ?? def.implicitConfig?.(deps.services.gateway);
     if (config === undefined || config === false) continue;
     try {
-      const policy = def.create(config, deps.services.contextFor(def.name, routeName));
+      const policy = def.create(config, { ...deps.services.contextFor(def.name, routeName), upstream });
       out.push({ name: def.name, phase: PHASES.indexOf(def.phase), policy });
     } catch (err) {
       ok = false;
@@ -167,6 +196,10 @@ export function createPolicies(
   }
   out.sort((a, b) => a.phase - b.phase);
   return ok ? out : undefined;
+}
+
+function noOtherUpstreams(): RouteUpstream {
+  throw new PolicyConfigError('this route cannot send requests to other upstreams');
 }
 
 /** Splits policies by hook and folds the upstream onion once. */
@@ -199,16 +232,16 @@ export function buildPipeline(
 
 /** The route's upstream group: a named upstream (shared by its routes), or a one-target group for a URL. */
 function resolveGroup(
-  route: RouteConfig,
+  ref: string,
   timeouts: TimeoutsConfig,
   deps: RouteCompileDeps,
-  path: (string | number)[],
+  report: ReportIssue,
 ): { group: UpstreamGroup; basePath: string | undefined } | undefined {
-  const { scope, issues } = deps;
-  const memoKey = `${route.upstream}\0${timeouts.connect_ms ?? ''}`;
+  const { scope } = deps;
+  const memoKey = `${ref}\0${timeouts.connect_ms ?? ''}`;
   let work = deps.upstreamWork?.get(memoKey);
   if (work === undefined) {
-    work = upstreamWork(route, timeouts, deps, path);
+    work = upstreamWork(ref, timeouts, deps, report);
     if (work === undefined) return undefined;
     deps.upstreamWork?.set(memoKey, work);
   }
@@ -227,29 +260,35 @@ function resolveGroup(
       (g) => g.close(),
     );
   } catch (err) {
-    issues.error(inline ? path : ['upstreams', route.upstream], (err as Error).message);
+    report(inline ? undefined : ['upstreams', ref], (err as Error).message);
     return undefined;
   }
   if (deps.serving) group.start();
-  if (!inline) deps.groups.set(route.upstream, group);
+  if (!inline) deps.groups.set(ref, group);
   return { group, basePath };
 }
 
+/**
+ * Reports a problem with an upstream: at a key path of the config (an upstream's own keys), or, with
+ * `undefined`, at whatever named the upstream (the route's `upstream`, a policy's key).
+ */
+type ReportIssue = (path: (string | number)[] | undefined, message: string) => void;
+
 /** The upstream a route names or gives as a URL, checked; undefined (with the issue reported) when wrong. */
 function upstreamWork(
-  route: RouteConfig,
+  ref: string,
   timeouts: TimeoutsConfig,
   deps: RouteCompileDeps,
-  path: (string | number)[],
+  report: ReportIssue,
 ): UpstreamWork | undefined {
-  const { config, issues } = deps;
-  const inline = /^[a-z][a-z0-9+.-]*:\/\//i.test(route.upstream);
-  let name = route.upstream;
+  const { config } = deps;
+  const inline = /^[a-z][a-z0-9+.-]*:\/\//i.test(ref);
+  let name = ref;
   let upstream: UpstreamConfig | undefined;
   let basePath: string | undefined;
   if (inline) {
     try {
-      const parsed = parseUpstreamUrl(route.upstream);
+      const parsed = parseUpstreamUrl(ref);
       name = parsed.origin;
       // Routes to one origin share its group (and connections); each keeps its own base path.
       basePath = parsed.basePath;
@@ -263,17 +302,17 @@ function upstreamWork(
         max_ejected_percent: 50,
       };
     } catch (err) {
-      issues.error(path, `invalid upstream URL: ${(err as Error).message}`);
+      report(undefined, `invalid upstream URL: ${(err as Error).message}`);
       return undefined;
     }
   } else {
-    upstream = config.upstreams[route.upstream];
+    upstream = config.upstreams[ref];
     if (!upstream) {
       const names = Object.keys(config.upstreams);
-      const hint = closest(route.upstream, names);
-      issues.error(
-        path,
-        `no upstream named "${route.upstream}"` +
+      const hint = closest(ref, names);
+      report(
+        undefined,
+        `no upstream named "${ref}"` +
           (hint
             ? ` — did you mean "${hint}"?`
             : names.length > 0
@@ -288,10 +327,7 @@ function upstreamWork(
         parseUpstreamUrl(t.url);
       } catch (err) {
         bad = true;
-        issues.error(
-          ['upstreams', route.upstream, 'targets', i, 'url'],
-          `invalid upstream URL: ${(err as Error).message}`,
-        );
+        report(['upstreams', ref, 'targets', i, 'url'], `invalid upstream URL: ${(err as Error).message}`);
       }
     });
     if (bad) return undefined;

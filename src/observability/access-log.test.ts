@@ -7,6 +7,7 @@ import type { Exchange } from '../pipeline/exchange.js';
 import { DEFAULT_REDACTED_QUERY_PARAMS, type AccessLogField } from '../config/gateway-schema.js';
 import { createAccessLog, createQueryRedactor, quoted, round3 } from './access-log.js';
 import { createAccessLogger } from './logger.js';
+import { testExchange } from '../pipeline/testing.js';
 
 function fakeExchange(over: Partial<Record<string, unknown>> = {}): Exchange {
   return {
@@ -26,6 +27,7 @@ function fakeExchange(over: Partial<Record<string, unknown>> = {}): Exchange {
     socketWrittenAtStart: 100,
     socketReadAtStart: 0,
     problem: undefined,
+    logFields: '',
     socket: { bytesWritten: 612, bytesRead: 80 },
     req: {
       socket: null, // undici clears it once it has read a request body
@@ -126,6 +128,31 @@ describe('access log', () => {
         { status: 200, fallback: 'upstream-failed' },
       ],
     );
+  });
+
+  it('adds the members policies logged (Exchange.logField), in ASCII, after the configured fields', () => {
+    const { lines, logger } = capture();
+    const log = createAccessLog(settings(['status']), logger);
+    const ex = testExchange([]);
+    ex.logField('version', '2');
+    ex.logField('brownout', true);
+    ex.logField('note', 'caf\u00e9 "x"');
+    log(Object.assign(fakeExchange({ status: 410 }), { logFields: ex.logFields }));
+    log(Object.assign(fakeExchange({ status: 200 }), { logFields: ex.logFields }));
+    const alone = createAccessLog(settings([]), logger);
+    alone(Object.assign(fakeExchange(), { logFields: ',"split":"canary"' }));
+    logger.close();
+    assert.ok(
+      lines.every((l) => /^[\x20-\x7e]*$/.test(l)),
+      'access lines are ASCII',
+    );
+    assert.deepEqual(JSON.parse(lines[0]!), {
+      status: 410,
+      version: '2',
+      brownout: true,
+      note: 'caf\u00e9 "x"',
+    });
+    assert.deepEqual(JSON.parse(lines[2]!), { split: 'canary' });
   });
 
   it('with sample 1 writes through the unsampled function itself (no per-request check)', () => {

@@ -148,6 +148,11 @@ export function createAccessLog(settings: AccessLogSettings, logger: AccessLogge
         sep = ',';
       }
     }
+    if (ex.logFields !== '') {
+      // Policies' own members, each rendered with a leading comma.
+      line += sep === '{' ? '{' + ex.logFields.slice(1) : ex.logFields;
+      sep = ',';
+    }
     if (ex.problem !== undefined) {
       line += sep + '"problem":"' + ex.problem + '"';
       sep = ',';

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { newTraceId } from './trace-ids.js';
 import type { Readable } from 'node:stream';
 import type { HeaderList } from './header-list.js';
+import type { GatewayResponse } from './gateway-response.js';
 
 /** A typed slot in the Exchange, created once at module load by the policy that owns the data. */
 export interface StateKey<T> {
@@ -98,6 +99,16 @@ export class Exchange {
   readonly socketReadAtStart: number;
   /** Which upstream target served the request. */
   upstreamTarget = '';
+  /**
+   * Access-log members policies added (`logField`), rendered: `,"version":"2"` and so on, appended to the
+   * request's access line after the configured fields.
+   */
+  logFields = '';
+  /**
+   * Where a policy sent this request instead of the route's upstream (`CompileContext.upstream(...).forward`);
+   * undefined: the route's own.
+   */
+  forwardTo: ((ex: Exchange) => Promise<GatewayResponse>) | undefined = undefined;
 
   /** The upstream call in progress; cancelled when the client goes away before the response is complete. */
   upstreamCall: { cancel(): void } | undefined = undefined;
@@ -153,6 +164,14 @@ export class Exchange {
   }
 
   /** A request header as the upstream will see it (router header matching). */
+  /**
+   * Adds a member to this request's access-log line (a policy's own field: `version`, `split`). `name` is a
+   * fixed identifier chosen by the policy; strings are written as JSON strings (in ASCII).
+   */
+  logField(name: string, value: string | number | boolean): void {
+    this.logFields += ',"' + name + '":' + (typeof value === 'string' ? asciiJson(value) : String(value));
+  }
+
   header(name: string): string | undefined {
     return this.headers.get(name);
   }
@@ -168,3 +187,9 @@ export class Exchange {
 
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const NOT_DRAINING = Object.freeze({ draining: false });
+
+const NON_ASCII = /[\u007f-\uffff]/g;
+/** A JSON string literal in pure ASCII (access lines are copied byte for byte). */
+function asciiJson(v: string): string {
+  return JSON.stringify(v).replace(NON_ASCII, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}

@@ -76,6 +76,23 @@ export interface CompileContext {
    * registration of a path in a snapshot wins.
    */
   admin(action: AdminAction): void;
+  /**
+   * Another upstream for this route's requests — a named upstream or a URL — forwarded with the route's own
+   * settings (strip_prefix, preserve_host, timeouts): for a policy that sends some requests elsewhere (a
+   * version's upstream, a canary). Set `ex.forwardTo` to its `forward` and the route's upstream call goes
+   * there, through every policy's upstream layer. Throws a PolicyConfigError when it is unknown or invalid.
+   */
+  upstream(ref: string): RouteUpstream;
+}
+
+/** An upstream a route's policy may send requests to (`CompileContext.upstream`). */
+export interface RouteUpstream {
+  /** The upstream's name (a URL upstream: its origin). */
+  readonly name: string;
+  /** As `portico routes` shows it. */
+  readonly label: string;
+  /** Sends the request there; resolves at the response headers, the body still streaming. */
+  forward(ex: Exchange): Promise<GatewayResponse>;
 }
 
 export type StoreKind = 'memory' | 'redis';

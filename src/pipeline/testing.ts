@@ -5,7 +5,7 @@ import type { PolicyLog, PolicyMetrics } from './policy.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Exchange } from './exchange.js';
 import { HeaderList } from './header-list.js';
-import type { CompileContext } from './policy.js';
+import { PolicyConfigError, type CompileContext } from './policy.js';
 
 /** An Exchange whose request headers are `raw` ([name, value, ...]); req/res are inert stand-ins. */
 export function testExchange(raw: string[]): Exchange {
@@ -40,6 +40,9 @@ export function testContext(tracingHeader = 'X-Trace-Id', tracer?: TraceSink): C
     metrics: NO_METRICS,
     store: (_name, open) => ({ kind: 'memory', store: open({ kind: 'memory' }) }),
     admin: () => {},
+    upstream: (ref) => {
+      throw new PolicyConfigError(`no upstream "${ref}" in a test context`);
+    },
   };
 }
 
