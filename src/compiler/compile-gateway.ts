@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
-import { type ConfigIssue, formatIssue } from '../config/config-issue.js';
+import { type ConfigIssue, formatIssue, type IssueCollector } from '../config/config-issue.js';
 import { type Env, type LoadedSource, loadConfigFile } from '../config/load-config.js';
 import { applyEnvOverrides } from '../config/normalize-config.js';
 import { parseConfigSteps } from '../config/route-chunks.js';
@@ -22,6 +22,7 @@ import { upstreamEvents } from '../observability/upstream-events.js';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { AnyPolicyDefinition } from '../pipeline/policy.js';
 import type { UpstreamGroup } from '../proxy/upstream-group.js';
+import type { Router } from '../router/router.js';
 import { type Due, NEVER_DUE, runInSlices, runSteps, type Steps } from '../lib/steps.js';
 import { porticoVersion } from '../version.js';
 import { buildRouterSteps } from './build-router.js';
@@ -196,6 +197,7 @@ function* buildSteps(
   compiled.push(...compileEndpoints(systemDeps));
   const router = yield* buildRouterSteps(compiled, issues, due, memo.router);
   const system = compileSystemRoute(systemDeps);
+  if (!issues.hasErrors) checkAcrossRoutes(deps.registry, config, router, issues);
 
   if (issues.hasErrors) {
     void deps.resources.release(scope, false);
@@ -266,4 +268,26 @@ function tracerOf(config: GatewayConfig, deps: BuildDeps, scope: ReturnType<Reso
       }),
     (exporter) => exporter.shutdown(),
   );
+}
+
+/** Each policy's `checkRoutes`, once the route table is built. */
+function checkAcrossRoutes(
+  registry: readonly AnyPolicyDefinition[],
+  config: GatewayConfig,
+  router: Router<CompiledRoute>,
+  issues: IssueCollector,
+): void {
+  const routes = config.routes as unknown as readonly Readonly<Record<string, unknown>>[];
+  const routeFor = (path: string): string | undefined => {
+    const m = router.match({ method: 'GET', host: '', path, query: '', header: () => undefined });
+    return m.kind === 'found' ? m.value.name : undefined;
+  };
+  for (const def of registry) {
+    if (def.checkRoutes === undefined) continue;
+    def.checkRoutes({
+      routes,
+      routeFor,
+      error: (index, path, message) => issues.error(['routes', index, ...path], message),
+    });
+  }
 }

@@ -129,7 +129,6 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
   },
   upstream: {},
   route: {
-    version: 'versioning',
     webhook: 'webhooks',
   },
 };

@@ -252,7 +252,6 @@ describe('validation: unknown and planned keys', () => {
   });
 
   const planned: readonly (readonly [text: string, path: string])[] = [
-    [oneRoute('    version: { deprecated_at: "2026-06-01T00:00:00Z" }\n'), 'routes[0].version'],
     [oneRoute('    webhook: { scheme: github }\n'), 'routes[0].webhook'],
   ];
   for (const [text, path] of planned) {

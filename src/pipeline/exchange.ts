@@ -188,8 +188,11 @@ export class Exchange {
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const NOT_DRAINING = Object.freeze({ draining: false });
 
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 const NON_ASCII = /[\u007f-\uffff]/g;
-/** A JSON string literal in pure ASCII (access lines are copied byte for byte). */
+/** A JSON string literal in pure ASCII (access lines are copied byte for byte); plain values skip JSON. */
 function asciiJson(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return '"' + v + '"';
   return JSON.stringify(v).replace(NON_ASCII, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }

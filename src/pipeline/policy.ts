@@ -3,6 +3,9 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { TraceSink } from './trace-sink.js';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
+import type { AdminAction, AdminPath } from './policy-admin.js';
+
+export type { AdminAction, AdminCall, AdminPath, AdminReply } from './policy-admin.js';
 
 /**
  * The fixed order in which policies run. A route chooses *which* policies run by its config keys; the phase
@@ -172,34 +175,6 @@ export interface HistogramSeries {
   observe(value: number): void;
 }
 
-/** A path on the admin listener a policy may serve (declared by its definition). */
-export interface AdminPath {
-  /** e.g. "/cache/purge". */
-  readonly path: string;
-  readonly method: 'GET' | 'POST' | 'DELETE';
-}
-
-/** An operation on the admin listener, registered by a policy instance through `ctx.admin`. */
-export interface AdminAction extends AdminPath {
-  /**
-   * Answers one call. Throw a Problem to refuse it (it is sent as problem+json); any other failure is a
-   * 503.
-   */
-  handle(call: AdminCall): Promise<AdminReply>;
-}
-
-export interface AdminCall {
-  /** The request body parsed as JSON (at most 16 KiB); undefined when there is none or it is not JSON. */
-  readonly body: unknown;
-  readonly query: URLSearchParams;
-}
-
-export interface AdminReply {
-  readonly status: number;
-  /** Sent as JSON. */
-  readonly body: unknown;
-}
-
 /** A key path in a config file, e.g. ["consumers", 2, "password_hash"]. */
 export type SectionPath = readonly (string | number)[];
 
@@ -302,10 +277,25 @@ export interface PolicyDefinition<S extends TSchema = TSchema> {
    */
   normalizeRoute?(route: RouteView, ctx: RouteNormalizeContext): RouteView;
   /**
+   * Checks across routes, once per config load after every route compiled and the route table was built:
+   * what refers from one route to another (a successor path some route must serve).
+   */
+  checkRoutes?(ctx: RouteCheckContext): void;
+  /**
    * Routes the gateway answers itself on behalf of this policy (e.g. the token endpoint and its JWKS), built
    * from the root sections. Each runs the always-on policies, then `policy`, whose onRequest must answer.
    */
   endpoints?(ctx: CompileContext): readonly PolicyEndpoint[];
+}
+
+/** What `checkRoutes` may use. */
+export interface RouteCheckContext {
+  /** Every route's config as validated, in file order (its index is its position under `routes:`). */
+  readonly routes: readonly RouteView[];
+  /** The name of the route a GET of `path` reaches (routes restricted to hosts aside), or undefined. */
+  routeFor(path: string): string | undefined;
+  /** Reports an error at a key path inside route `index` (e.g. ['version', 'successor']), with its line. */
+  error(index: number, path: SectionPath, message: string): void;
 }
 
 /** A route's config as `normalizeRoute` sees it: validated, keys by name. */
@@ -341,6 +331,11 @@ export interface Policy {
   onComplete?(ex: Exchange): void;
   /** When the snapshot owning this instance is retired. */
   close?(): Awaitable<void>;
+  /**
+   * A short status for `portico routes` at instant `now` (ms since the epoch): a version's lifecycle state
+   * and its next brownout, say. Undefined: nothing to say.
+   */
+  describe?(now: number): string | undefined;
 }
 
 /** A definition with its schema type erased, as the registry holds it. */

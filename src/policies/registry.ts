@@ -9,10 +9,13 @@ import { identity } from './identity/index.js';
 import { rateLimit } from './rate-limit/index.js';
 import { requestId } from './request-id/index.js';
 import { requireAccess } from './require/index.js';
+import { split } from './split/index.js';
 import { transform } from './transform/index.js';
+import { version } from './version/index.js';
 
 export const policyRegistry: readonly AnyPolicyDefinition[] = [
   requestId,
+  version,
   identity,
   auth,
   requireAccess,
@@ -21,4 +24,5 @@ export const policyRegistry: readonly AnyPolicyDefinition[] = [
   headers,
   transform,
   fallback,
+  split,
 ] as readonly AnyPolicyDefinition[];

@@ -104,7 +104,7 @@ describe('portico validate and routes', { concurrency: 2, timeout: CLI_SUITE_TIM
     const lines = r.stdout.trimEnd().split('\n');
     assert.match(
       lines[0] ?? '',
-      /^order +name +match +methods +host +conditions +priority +upstream +policies$/,
+      /^order +name +match +methods +host +conditions +priority +upstream +policies +status$/,
     );
     assert.match(lines[1] ?? '', /^-+( +-+)+$/);
     const rows = lines.slice(2).map((l) => l.split(/\s{2,}/));

@@ -1,5 +1,6 @@
 // `portico routes FILE`: the compiled route table in precedence order — what wins when two routes overlap.
 import type { Command } from '../main.js';
+import type { Policy } from '../../pipeline/policy.js';
 import { answeredMethods } from '../../router/router.js';
 import { parseConfigArgs, withCompiledConfig } from './config-arg.js';
 
@@ -15,12 +16,16 @@ export const runRoutes: Command = {
     'methods are those the route answers, as its 405 Allow header lists them: HEAD wherever GET is;',
     '* (--json: null) for any method.',
     '',
+    "status is what the route's policies report now: a version's lifecycle state",
+    '(active, deprecated, brownout, sunset) with its sunset and next brownout.',
+    '',
     'Options:',
     '  --json   Machine-readable output',
   ].join('\n'),
   async run(args) {
     const { file, values } = parseConfigArgs(args, { json: { type: 'boolean' } });
     return withCompiledConfig(file, (snapshot) => {
+      const now = Date.now();
       const rows = snapshot.router.precedence.map((spec, i) => {
         const r = spec.value;
         const conds = [
@@ -38,6 +43,8 @@ export const runRoutes: Command = {
           priority: r.priority,
           upstream: r.upstreamLabel,
           policies: r.policyNames.join(','),
+          // What the route's policies say of themselves now (a version's lifecycle, its next brownout).
+          status: statusOf(r.policies, now),
         };
       });
       if (values.json === true) {
@@ -53,9 +60,10 @@ export const runRoutes: Command = {
           'priority',
           'upstream',
           'policies',
+          'status',
         ] as const;
         const cell = (r: (typeof rows)[number], c: (typeof cols)[number]) =>
-          c === 'methods' ? (r.methods?.join(',') ?? '*') : String(r[c]);
+          c === 'methods' ? (r.methods?.join(',') ?? '*') : String(r[c] ?? '');
         const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r, c).length)));
         const line = (vals: string[]) =>
           vals
@@ -73,3 +81,12 @@ export const runRoutes: Command = {
     });
   },
 };
+
+function statusOf(policies: readonly Policy[], now: number): string | null {
+  const parts: string[] = [];
+  for (const p of policies) {
+    const text = p.describe?.(now);
+    if (text !== undefined) parts.push(text);
+  }
+  return parts.length === 0 ? null : parts.join('; ');
+}
