@@ -119,6 +119,7 @@ export function compileRoute(
     policyNames: policies.map((p) => p.name),
     pathEscapes: route.path_escapes,
     methodOverride: route.method_override,
+    ...(others.size > 0 ? { otherUpstreams: [...others.keys()] } : {}),
     pipeline: buildPipeline(policies, terminal, {
       complete: deps.metrics ? [deps.metrics.routeRecorder(route.name), ...deps.complete] : deps.complete,
       onError: deps.onError,

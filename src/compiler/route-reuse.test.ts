@@ -156,6 +156,20 @@ describe('reusing compiled routes across builds', () => {
     assert.equal(second.upstreams.get('u1')!.endpoints[0]!.origin, 'http://127.0.0.1:4');
   });
 
+  it('compiles again, every time, a route whose policies send requests to other upstreams (their settings are not compared)', () => {
+    const kit = probeKit();
+    const d =
+      '  - { name: d, path: /d, upstream: u2, split: [{ upstream: u1, weight: 1 }, { upstream: u2, weight: 1 }] }';
+    const first = ok(buildSnapshotFromText(yaml({ first: d }), 'gateway.yaml', kit.deps));
+    const second = ok(
+      buildSnapshotFromText(yaml({ first: d, u1: 'http://127.0.0.1:4' }), 'gateway.yaml', kit.deps),
+    );
+    assert.notEqual(route(first, 'd').pipeline, route(second, 'd').pipeline);
+    assert.deepEqual(route(second, 'd').otherUpstreams, ['u1', 'u2']);
+    assert.equal(second.upstreams.get('u1')!.endpoints[0]!.origin, 'http://127.0.0.1:4');
+    assert.deepEqual(reused(first, second), ['b', 'c']);
+  });
+
   it('compiles again the routes whose policies read a root section that changed, and only them', () => {
     const kit = probeKit();
     const first = ok(buildSnapshotFromText(yaml(), 'gateway.yaml', kit.deps));

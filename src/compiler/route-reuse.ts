@@ -4,8 +4,8 @@
 // unchanged: its own config (the same validated object, see config/route-chunks.ts), the gateway settings and
 // `defaults:` routes read, the named upstream it uses, the root sections its policies read, and the
 // carry-over resources it holds (still the very instances alive). What its compile did besides returning it
-// (admin actions, the upstream for the admin view) is done again. A compile that reported any issue, or
-// whose policies declared an input file, is never reused.
+// (admin actions, the upstream for the admin view) is done again. A compile that reported any issue, whose
+// policies declared an input file or sent requests to other upstreams, is never reused.
 import type { GatewayConfig, RouteConfig } from '../config/schema.js';
 import { RouteItemMemo } from '../config/route-chunks.js';
 import { normalizeMatch } from '../config/normalize-config.js';
@@ -164,7 +164,15 @@ export class RouteReuse {
     } finally {
       this.recording = undefined;
     }
-    if (compiled === undefined || issues.issues.length !== before || recording.watched || !isObject(route))
+    // A route whose policies send requests to other upstreams (versions, splits, mirrors) is compiled again
+    // every time: those upstreams' settings are not among what reuse compares.
+    if (
+      compiled === undefined ||
+      issues.issues.length !== before ||
+      recording.watched ||
+      compiled.otherUpstreams !== undefined ||
+      !isObject(route)
+    )
       return compiled;
     const group = groups.get(route.upstream);
     this.pending.push([

@@ -25,6 +25,8 @@ export interface CompiledRoute {
   readonly pathEscapes: PathEscapes;
   /** Client method-override headers go upstream (route key `method_override`). */
   readonly methodOverride: boolean;
+  /** Upstreams besides its own that its policies send requests to (`CompileContext.upstream`). */
+  readonly otherUpstreams?: readonly string[];
 }
 
 export interface GatewaySnapshot {

@@ -6,6 +6,7 @@ import { cache } from './cache/index.js';
 import { fallback } from './fallback/index.js';
 import { headers } from './headers/index.js';
 import { identity } from './identity/index.js';
+import { mirror } from './mirror/index.js';
 import { rateLimit } from './rate-limit/index.js';
 import { requestId } from './request-id/index.js';
 import { requireAccess } from './require/index.js';
@@ -25,4 +26,5 @@ export const policyRegistry: readonly AnyPolicyDefinition[] = [
   transform,
   fallback,
   split,
+  mirror,
 ] as readonly AnyPolicyDefinition[];
