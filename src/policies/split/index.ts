@@ -13,6 +13,7 @@
 // canary), `never` the heaviest other one, or the value names an upstream of the list. The side taken is set
 // as the request's `forwardTo`, so it wins over whatever an earlier layer (a version's upstream) chose; it is
 // the access log's `split` member and the `upstream` label of portico_split_requests_total.
+import { fmix32 } from '../../lib/hash32.js';
 import type { Exchange } from '../../pipeline/exchange.js';
 import type { GatewayResponse } from '../../pipeline/gateway-response.js';
 import type { HeaderList } from '../../pipeline/header-list.js';
@@ -279,11 +280,5 @@ function absorbUnit(h: number, unit: number): number {
 
 /** Murmur3's finalizer (with the length), as an unsigned 32-bit number. */
 function finish(h: number, length: number): number {
-  h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ length);
 }

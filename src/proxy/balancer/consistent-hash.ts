@@ -1,7 +1,7 @@
 // Consistent hashing for sticky upstreams (hash_on): a key keeps its target while targets come, go or turn
 // unhealthy around it; only the keys of the target that changed move.
 import type { Balancer, BalancerTarget } from './balancer.js';
-import { fmix32, fnv1aString, fnv1aUint32, hash32 } from './hash32.js';
+import { fmix32, fnv1aString, fnv1aUint32, hash32 } from '../../lib/hash32.js';
 import { createSmoothRoundRobin } from './smooth-round-robin.js';
 
 /**

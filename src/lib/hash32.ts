@@ -1,4 +1,4 @@
-// A fast, well-spread 32-bit hash for the consistent-hash ring: FNV-1a for the bytes, murmur3's fmix32 to
+// A fast, well-spread 32-bit hash (the consistent-hash ring, canary splits): FNV-1a for the bytes, murmur3's fmix32 to
 // spread them (plain FNV-1a leaves similar keys close on the ring). Not for anything an attacker may probe.
 
 const FNV_OFFSET = 0x811c9dc5;
