@@ -215,6 +215,7 @@ routes:
       const res = await get(gw, '/v0/users/5?fields=name');
       assert.equal(res.status, 308);
       assert.equal(res.headers.get('location'), '/v2/users/5?fields=name');
+      assert.equal(res.headers.get('content-length'), '0');
       const search = await get(gw, '/search?q=shoes&api-version=1');
       assert.equal(search.status, 308);
       assert.equal(search.headers.get('location'), '/search?q=shoes&api-version=2');

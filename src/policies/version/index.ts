@@ -226,6 +226,7 @@ export const version = definePolicy({
           const headers = lifecycleHeaders(life, successorUrl);
           if (life.afterSunset === 'redirect' && successorUrl !== undefined) {
             headers.location = successorUrl;
+            headers['content-length'] = '0';
             headers['cache-control'] = state === 'brownout' ? 'no-store' : 'max-age=3600';
             return gatewayResponse(308, headers, null);
           }
