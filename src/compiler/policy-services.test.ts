@@ -1,7 +1,9 @@
 // The promise of the policy contract: a new policy is its definition alone. A probe policy, defined here and
 // appended to the registry, uses every service the compile context offers — its own route keys folded in by
 // normalizeRoute, a root section, scoped metrics, a named store carried over reloads and closed when unused,
-// a throttled log and an admin action — with no change to the compiler, config/ or any other policy.
+// a throttled log and an admin action — with no change to the compiler, config/ or any other policy. A second
+// probe sends requests to another upstream, adds its own access-log member, checks across routes and says
+// what it does in `portico routes`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Type } from '@sinclair/typebox';
@@ -216,6 +218,81 @@ describe('a policy known by its own folder alone', () => {
     assert.deepEqual(
       typo.issues.filter((i) => i.severity === 'error').map((i) => [formatPath(i.path), i.line]),
       [['routes[0].probe.greting', 6]],
+    );
+  });
+});
+
+describe('a policy that sends requests elsewhere, by its own folder alone', () => {
+  // A detour policy: sends a route's requests to another upstream, logs its own access-log member, checks
+  // across routes that the path it names is served, and says what it does in `portico routes`.
+  const detour = definePolicy({
+    name: 'detour',
+    phase: 'receive',
+    summary: 'Test probe: another upstream.',
+    schema: Type.Object({ to: Type.String(), see: Type.String() }, { additionalProperties: false }),
+    checkRoutes(ctx) {
+      ctx.routes.forEach((route, index) => {
+        const d = route['detour'] as { see: string } | undefined;
+        if (d !== undefined && ctx.routeFor(d.see) === undefined)
+          ctx.error(index, ['detour', 'see'], `${d.see} is served by no route`);
+      });
+    },
+    create(config, ctx) {
+      const other = ctx.upstream(config.to);
+      return {
+        onRequest(ex) {
+          ex.forwardTo = other.forward;
+          ex.logField('detour', other.name);
+        },
+        describe: () => `to ${other.label}`,
+      };
+    },
+  });
+  const registry = [...policyRegistry, detour] as typeof policyRegistry;
+  const text = (see: string, to = 'elsewhere') => `
+upstreams:
+  elsewhere: { targets: [{ url: "http://127.0.0.1:7" }] }
+routes:
+  - { name: a, path: /a, upstream: "http://127.0.0.1:9", detour: { to: ${to}, see: ${see} } }
+  - { name: b, path: /b, upstream: "http://127.0.0.1:9" }`;
+
+  it('gets another upstream, sets the forward and its log member, and describes itself', async () => {
+    const resources = new ResourceRegistry();
+    const deps = { registry, resources, env: {}, accessLogger: undefined, eventLogger: undefined };
+    const snap = ok(buildSnapshotFromText(text('/b'), 'gateway.yaml', deps));
+    try {
+      const a = snap.routes.find((r) => r.name === 'a')!;
+      assert.deepEqual(a.otherUpstreams, ['elsewhere']);
+      assert.equal(a.policies.map((p) => p.describe?.(0)).find(Boolean), 'to elsewhere (1 target)');
+      const ex = testExchange([]);
+      for (const step of a.pipeline.request) void step.policy.onRequest!(ex);
+      assert.equal(typeof ex.forwardTo, 'function');
+      assert.equal(ex.logFields, ',"detour":"elsewhere"');
+      assert.ok(snap.upstreams.has('elsewhere'), 'the admin view lists the upstream too');
+    } finally {
+      await resources.release(snap.resources, false);
+    }
+  });
+
+  it('reports across routes and an unknown upstream at their lines', () => {
+    const deps = {
+      registry,
+      resources: new ResourceRegistry(),
+      env: {},
+      accessLogger: undefined,
+      eventLogger: undefined,
+    };
+    const unserved = buildSnapshotFromText(text('/c'), 'gateway.yaml', deps);
+    assert.equal(unserved.ok, false);
+    assert.deepEqual(
+      unserved.issues.map((i) => [formatPath(i.path), i.line, i.message]),
+      [['routes[0].detour.see', 5, '/c is served by no route']],
+    );
+    const unknown = buildSnapshotFromText(text('/b', 'elsewher'), 'gateway.yaml', deps);
+    assert.equal(unknown.ok, false);
+    assert.match(
+      unknown.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('\n'),
+      /^routes\[0\]\.detour: no upstream named "elsewher" — did you mean "elsewhere"\?/,
     );
   });
 });
