@@ -1,47 +1,20 @@
 // The operations side of the SQLite event store (list, replayAll, delete, depth, pause, prune), the errors
 // that must become a 503 (missing directory, read-only path, full store), and several instances and processes
 // claiming from one file.
-import { after, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StoreWriteError, backoffDelay, type NewEvent, type StoredEvent } from './event-store.js';
 import { toStoreError } from './sqlite-errors.js';
-import { SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-store.js';
+import { SqliteEventStore } from './sqlite-store.js';
+import { storeFixture } from './test-fixture.js';
 
-const root = mkdtempSync(join(tmpdir(), 'portico-webhook-ops-'));
-after(() => {
-  chmodSync(root, 0o755);
-  rmSync(root, { recursive: true, force: true });
-});
-
-const clock = { t: 1_700_000_000_000 };
-let file = '';
-let n = 0;
-const open: SqliteEventStore[] = [];
-beforeEach(() => {
-  file = join(root, `ops-${++n}.db`);
-  clock.t = 1_700_000_000_000;
-});
-after(() => {
-  for (const s of open) s.close();
-});
-
-function store(extra: Partial<SqliteEventStoreOptions> = {}): SqliteEventStore {
-  const s = new SqliteEventStore({
-    file,
-    retentionMs: 60_000,
-    deliveredRetentionMs: 120_000,
-    leaseMs: 30_000,
-    now: () => clock.t,
-    ...extra,
-  });
-  open.push(s);
-  return s;
-}
+const fx = storeFixture('ops', { retentionMs: 60_000, deliveredRetentionMs: 120_000, leaseMs: 30_000 });
+const { root, clock } = fx;
+const store = fx.store.bind(fx);
 
 const event = (route = 'orders', over: Partial<NewEvent> = {}): NewEvent => ({
   route,
@@ -188,14 +161,14 @@ describe('storage errors', () => {
   });
 
   it('a read-only directory is a StoreWriteError', (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip('running as root: chmod does not stop root from writing');
-      return;
-    }
     const dir = join(root, 'ro');
     mkdirSync(dir);
     writeFileSync(join(dir, 'x'), '');
-    chmodSync(dir, 0o555);
+    const undo = makeReadOnly(dir);
+    if (undo === undefined) {
+      t.skip('neither chmod (running as root) nor chattr +i can make a directory read-only here');
+      return;
+    }
     try {
       assert.throws(
         () =>
@@ -208,7 +181,7 @@ describe('storage errors', () => {
         (err: unknown) => err instanceof StoreWriteError && /SQLITE_(CANTOPEN|READONLY)/.test(err.code),
       );
     } finally {
-      chmodSync(dir, 0o755);
+      undo();
     }
   });
 
@@ -226,7 +199,7 @@ describe('storage errors', () => {
     assert.ok(error instanceof StoreWriteError, String(error));
     assert.equal(error.code, 'SQLITE_FULL');
     assert.match(error.message, /is full/);
-    assert.ok(error.message.includes(file), error.message);
+    assert.ok(error.message.includes(fx.file), error.message);
     assert.ok(kept.length > 50, `only ${kept.length} accepted`);
     s.close();
     const r = store();
@@ -275,7 +248,7 @@ describe('several instances on one file', () => {
     const moduleUrl = new URL('./sqlite-store.ts', import.meta.url).href;
     const script = `
       const { SqliteEventStore } = await import(${JSON.stringify(moduleUrl)});
-      const s = new SqliteEventStore({ file: ${JSON.stringify(file)}, retentionMs: 1, deliveredRetentionMs: 1, leaseMs: 600000, now: () => ${clock.t} });
+      const s = new SqliteEventStore({ file: ${JSON.stringify(fx.file)}, retentionMs: 1, deliveredRetentionMs: 1, leaseMs: 600000, now: () => ${clock.t} });
       const ids = [];
       for (let batch = s.claimDue(${clock.t}, 5); batch.length > 0; batch = s.claimDue(${clock.t}, 5)) {
         for (const e of batch) { ids.push(e.id); s.markDelivered(e, { at: 0, status: 200, durationMs: 0 }); }
@@ -344,3 +317,20 @@ describe('backoffDelay', () => {
     }
   });
 });
+
+/**
+ * Makes `dir` read-only for this process: chmod for an ordinary user; as root, whom chmod does not stop, the
+ * ext4 immutable flag (chattr +i). Returns how to undo it, or undefined when neither works here.
+ */
+function makeReadOnly(dir: string): (() => void) | undefined {
+  if (process.getuid?.() !== 0) {
+    chmodSync(dir, 0o555);
+    return () => chmodSync(dir, 0o755);
+  }
+  try {
+    execFileSync('chattr', ['+i', dir], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return () => execFileSync('chattr', ['-i', dir], { stdio: 'ignore' });
+}

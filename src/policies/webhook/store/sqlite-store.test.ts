@@ -1,42 +1,19 @@
 // The SQLite event store on real files in a temp dir, with an injected clock: accept and deduplication,
 // durability across reopen, claim order, leases after a simulated crash, per-key ordering, dead letters.
-import { after, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AttemptRecord, NewEvent, StoredEvent } from './event-store.js';
-import { SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-store.js';
-
-const root = mkdtempSync(join(tmpdir(), 'portico-webhook-store-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+import type { SqliteEventStore } from './sqlite-store.js';
+import { storeFixture } from './test-fixture.js';
 
 const MIN = 60_000;
-const clock = { t: 1_700_000_000_000 };
-let file = '';
-let n = 0;
-const open: SqliteEventStore[] = [];
-
-beforeEach(() => {
-  file = join(root, `store-${++n}.db`);
-  clock.t = 1_700_000_000_000;
+const fx = storeFixture('store', {
+  retentionMs: 60 * MIN,
+  deliveredRetentionMs: 24 * 60 * MIN,
+  leaseMs: 30_000,
 });
-after(() => {
-  for (const s of open) s.close();
-});
-
-function store(extra: Partial<SqliteEventStoreOptions> = {}): SqliteEventStore {
-  const s = new SqliteEventStore({
-    file,
-    retentionMs: 60 * MIN,
-    deliveredRetentionMs: 24 * 60 * MIN,
-    leaseMs: 30_000,
-    now: () => clock.t,
-    ...extra,
-  });
-  open.push(s);
-  return s;
-}
+const { clock } = fx;
+const store = fx.store.bind(fx);
 
 function event(over: Partial<NewEvent> = {}): NewEvent {
   return {
