@@ -67,7 +67,15 @@ const handlers: Record<string, Handler> = {
     const user = m ? users.find((u) => u.id === Number(m[1])) : undefined;
     return user ? { status: 200, body: user } : { status: 404, body: { error: 'no such user' } };
   },
-  async payments(_req, path) {
+  async payments(req, path) {
+    if (path === '/events' && req.method === 'POST') {
+      // Where the demo's signed webhook route delivers (docs/webhooks.md).
+      const id = String(req.headers['x-portico-event-id'] ?? '?');
+      process.stderr.write(
+        `payments: webhook event ${id} delivered (attempt ${String(req.headers['x-portico-attempt'])})\n`,
+      );
+      return { status: 200, body: { received: id } };
+    }
     if (path === '/payments/slow') {
       await new Promise((r) => setTimeout(r, 3000));
       return { status: 200, body: { status: 'finally done' } };

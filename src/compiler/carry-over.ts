@@ -6,6 +6,8 @@ import type { Awaitable } from '../pipeline/policy.js';
 interface Resource {
   readonly value: unknown;
   readonly dispose: ((value: unknown) => Awaitable<void>) | undefined;
+  /** Background work to begin once a live snapshot holds the resource (never for a build that failed). */
+  start: ((value: unknown) => void) | undefined;
   users: number;
 }
 
@@ -21,7 +23,13 @@ export class ResourceRegistry {
   retain(scope: CarryOverScope): void {
     for (const key of scope.keys) {
       const r = this.resources.get(key);
-      if (r) r.users++;
+      if (!r) continue;
+      r.users++;
+      const start = r.start;
+      if (start !== undefined) {
+        r.start = undefined;
+        start(r.value);
+      }
     }
   }
 
@@ -58,7 +66,12 @@ export class CarryOverScope {
   private recording: Map<string, unknown> | undefined;
   constructor(private readonly resources: Map<string, Resource>) {}
 
-  get<T>(key: string, create: () => T, dispose?: (value: T) => Awaitable<void>): T {
+  get<T>(
+    key: string,
+    create: () => T,
+    dispose?: (value: T) => Awaitable<void>,
+    start?: (value: T) => void,
+  ): T {
     this.keys.add(key);
     const existing = this.resources.get(key);
     let value: T;
@@ -68,6 +81,7 @@ export class CarryOverScope {
       this.resources.set(key, {
         value,
         dispose: dispose as ((v: unknown) => Awaitable<void>) | undefined,
+        start: start as ((v: unknown) => void) | undefined,
         users: 0,
       });
     }

@@ -33,7 +33,10 @@ export interface PolicyServices {
 
 /** An admin path of a policy: its action once a route registered one, undefined while none did. */
 export interface AdminEntry extends AdminPath {
+  /** The policy that declared it (the first, when several policies of one folder share a path). */
   readonly policy: string;
+  /** Every policy that declared it: each may register its action (webhook and callbacks share a store). */
+  readonly owners: ReadonlySet<string>;
   action: AdminAction | undefined;
 }
 
@@ -83,7 +86,16 @@ export function createPolicyServices(deps: PolicyServiceDeps): PolicyServices {
   const gateway: GatewaySettingsView = { tracingHeader: gw.tracing_header, tracer: deps.tracer };
   const admin = new Map<string, AdminEntry>();
   for (const def of deps.registry)
-    for (const a of def.adminPaths ?? []) admin.set(a.path, { ...a, policy: def.name, action: undefined });
+    for (const a of def.adminPaths ?? []) {
+      const entry = admin.get(a.path);
+      if (entry === undefined)
+        admin.set(a.path, { ...a, policy: def.name, owners: new Set([def.name]), action: undefined });
+      else if (entry.method === a.method) (entry.owners as Set<string>).add(def.name);
+      else
+        throw new TypeError(
+          `${def.name}: admin path ${a.path} is declared by ${entry.policy} with ${entry.method}`,
+        );
+    }
   const carryOver = deps.scope.get.bind(deps.scope);
   const section = (name: string): unknown => deps.sections[name];
 
@@ -104,6 +116,7 @@ export function createPolicyServices(deps: PolicyServiceDeps): PolicyServices {
       carryOver,
       section,
       baseDir: deps.baseDir,
+      serving: deps.serving,
       watchInput: deps.watchInput,
       log,
       throttledLog: (intervalMs) => throttledLog(log, intervalMs),
@@ -135,7 +148,7 @@ export function createPolicyServices(deps: PolicyServiceDeps): PolicyServices {
       },
       admin(action) {
         const entry = admin.get(action.path);
-        if (entry === undefined || entry.policy !== policy || entry.method !== action.method)
+        if (entry === undefined || !entry.owners.has(policy) || entry.method !== action.method)
           throw new TypeError(
             `${policy}: admin path ${action.method} ${action.path} is not in its adminPaths`,
           );

@@ -15,6 +15,8 @@ import {
   type RouteUpstream,
 } from '../pipeline/policy.js';
 import type { CompiledPipeline, PipelineStep } from '../pipeline/run-pipeline.js';
+import { problems } from '../problems/catalog.js';
+import { sendDetached } from '../pipeline/detached-exchange.js';
 import { createForwarder } from '../proxy/forward.js';
 import { parseUpstreamUrl } from '../proxy/upstream-target.js';
 import { UpstreamGroup, type UpstreamEvents } from '../proxy/upstream-group.js';
@@ -72,9 +74,11 @@ export function compileRoute(
   const timeouts: TimeoutsConfig = { ...(defaults.timeouts ?? {}), ...(route.timeouts ?? {}) };
   const totalMs = route.timeout_ms ?? defaults.timeout_ms ?? BUILTIN_TIMEOUT_MS;
 
-  const resolved = resolveGroup(route.upstream, timeouts, deps, (p, m) =>
-    deps.issues.error(p ?? at('upstream'), m),
-  );
+  const ownRef = route.upstream;
+  const resolved =
+    ownRef === undefined
+      ? undefined
+      : resolveGroup(ownRef, timeouts, deps, (p, m) => deps.issues.error(p ?? at('upstream'), m));
   const group = resolved?.group;
   /** A forwarder to `g` with the route's own settings (strip_prefix, preserve_host, timeouts). */
   const forwarderTo = (g: UpstreamGroup, basePath: string | undefined) =>
@@ -90,7 +94,19 @@ export function compileRoute(
     });
   // Other upstreams the route's policies send requests to (a version's, a canary, a mirror), once each.
   const others = new Map<string, RouteUpstream>();
-  const upstream = (ref: string): RouteUpstream => {
+  let own: RouteUpstream | undefined;
+  const upstream = (ref?: string): RouteUpstream => {
+    if (ref === undefined) {
+      if (ownRef === undefined) throw new PolicyConfigError('this route has no `upstream`');
+      if (resolved === undefined) throw new PolicyConfigError(`upstream "${ownRef}" is not usable`);
+      own ??= routeUpstream(
+        resolved.group.name,
+        upstreamLabel(ownRef, resolved.group),
+        forwarderTo(resolved.group, resolved.basePath),
+        route.name,
+      );
+      return own;
+    }
     let u = others.get(ref);
     if (u !== undefined) return u;
     let message: string | undefined;
@@ -99,14 +115,37 @@ export function compileRoute(
       message ??= m;
     });
     if (r === undefined) throw new PolicyConfigError(message ?? `upstream "${ref}" is not usable`);
-    u = { name: r.group.name, label: upstreamLabel(ref, r.group), forward: forwarderTo(r.group, r.basePath) };
+    u = routeUpstream(
+      r.group.name,
+      upstreamLabel(ref, r.group),
+      forwarderTo(r.group, r.basePath),
+      route.name,
+    );
     others.set(ref, u);
     return u;
   };
   const policies = createPolicies(route, route.name, deps, (name, rest) => at(name, ...rest), upstream);
-  if (!resolved || !group || !policies) return undefined;
-
-  const forward = forwarderTo(group, resolved.basePath);
+  if (!policies) return undefined;
+  let forward: (ex: Exchange) => Promise<GatewayResponse>;
+  let label: string;
+  if (ownRef === undefined) {
+    // Only a route whose policy answers every request itself may have no upstream.
+    const answering = policies.find((p) => deps.registry.find((d) => d.name === p.name)?.answersAll === true);
+    if (answering === undefined) {
+      deps.issues.error(
+        at(),
+        'a route needs `upstream`: a URL or the name of an entry under `upstreams` (only a route whose ' +
+          'policy answers every request itself, such as `callbacks`, has none)',
+      );
+      return undefined;
+    }
+    forward = () => Promise.reject(problems.internalError());
+    label = `(none: ${answering.name} answers)`;
+  } else {
+    if (!resolved || !group) return undefined;
+    forward = own?.forward ?? forwarderTo(group, resolved.basePath);
+    label = upstreamLabel(ownRef, group);
+  }
   // A policy may have sent this request to another upstream of the route (Exchange.forwardTo).
   const terminal =
     others.size === 0 ? forward : (ex: Exchange): Promise<GatewayResponse> => (ex.forwardTo ?? forward)(ex);
@@ -115,7 +154,7 @@ export function compileRoute(
     index,
     match,
     priority: route.priority,
-    upstreamLabel: upstreamLabel(route.upstream, group),
+    upstreamLabel: label,
     policyNames: policies.map((p) => p.name),
     pathEscapes: route.path_escapes,
     methodOverride: route.method_override,
@@ -126,6 +165,16 @@ export function compileRoute(
     }),
     policies: policies.map((p) => p.policy),
   };
+}
+
+/** An upstream as a route's policy gets it (`ctx.upstream`): forwarding a client's request, or its own. */
+function routeUpstream(
+  name: string,
+  label: string,
+  forward: (ex: Exchange) => Promise<GatewayResponse>,
+  routeName: string,
+): RouteUpstream {
+  return { name, label, forward, send: (req) => sendDetached(forward, req, routeName) };
 }
 
 /** How `portico routes` and the admin name an upstream: the URL, or the name and its target count. */
@@ -175,7 +224,7 @@ export function createPolicies(
   routeName: string,
   deps: Pick<RouteCompileDeps, 'config' | 'registry' | 'issues' | 'services'>,
   at: (policy: string, rest: readonly (string | number)[]) => (string | number)[],
-  upstream: (ref: string) => RouteUpstream = noOtherUpstreams,
+  upstream: (ref?: string) => RouteUpstream = noOtherUpstreams,
 ): NamedPolicy[] | undefined {
   const out: NamedPolicy[] = [];
   let ok = true;

@@ -10,6 +10,8 @@ import { Type } from '@sinclair/typebox';
 import { formatPath } from '../config/config-issue.js';
 import { createGatewayMetrics } from '../observability/metrics.js';
 import { Writable } from 'node:stream';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { definePolicy, PolicyConfigError, type StoreBackend } from '../pipeline/policy.js';
 import { testExchange } from '../pipeline/testing.js';
@@ -294,5 +296,88 @@ routes:
       unknown.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('\n'),
       /^routes\[0\]\.detour: no upstream named "elsewher" — did you mean "elsewhere"\?/,
     );
+  });
+});
+
+describe('a policy that works in the background and answers by itself, by its own folder alone', () => {
+  // An outbox probe: no upstream of its own (it answers every request), sends requests it makes itself to
+  // a real server (`send`), and starts its background work only once a snapshot holding it is live.
+  const started: string[] = [];
+  const outbox = definePolicy({
+    name: 'outbox',
+    phase: 'receive',
+    summary: 'Test probe: background sends.',
+    answersAll: true,
+    schema: Type.Object({ to: Type.String() }, { additionalProperties: false }),
+    create(config, ctx) {
+      const target = ctx.upstream(config.to);
+      const serving = ctx.serving;
+      const sent = ctx.carryOver(
+        `outbox:${ctx.routeName}`,
+        () => ({ answers: [] as number[] }),
+        undefined,
+        (s) => {
+          started.push(ctx.routeName);
+          void target
+            .send({
+              method: 'POST',
+              path: '/',
+              upstreamPath: '/inbox',
+              headers: ['x-probe', '1'],
+              body: Buffer.from('hi'),
+              timeoutMs: 5000,
+            })
+            .then((a) => s.answers.push(a.status));
+        },
+      );
+      return {
+        onRequest: () =>
+          Promise.reject(new Error(`answered by the probe; serving=${serving}; ${sent.answers.length}`)),
+      };
+    },
+  });
+  const registry = [...policyRegistry, outbox] as typeof policyRegistry;
+
+  it('loads without an upstream, sends once live, and never starts for a failed build', async () => {
+    const received: Array<[string, string, string]> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push([req.url!, String(req.headers['x-probe']), body]);
+        res.writeHead(201).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const text = (extra = '') =>
+      `routes:\n  - { name: o, path: /o, outbox: { to: "http://127.0.0.1:${port}/base" } }\n${extra}`;
+    const resources = new ResourceRegistry();
+    const deps = { registry, resources, env: {}, accessLogger: undefined, eventLogger: undefined };
+    try {
+      const failed = buildSnapshotFromText(text('  - { name: bad, path: /bad }'), 'gateway.yaml', deps);
+      assert.equal(failed.ok, false);
+      assert.match(
+        failed.issues.map((i) => i.message).join('\n'),
+        /missing required key "upstream" \(.*a route with `callbacks` or `outbox` has none\)/,
+      );
+      assert.deepEqual(started, [], 'a failed build starts nothing');
+      const snap = ok(buildSnapshotFromText(text(), 'gateway.yaml', deps));
+      assert.deepEqual(started, []);
+      resources.retain(snap.resources);
+      assert.deepEqual(started, ['o'], 'started once the snapshot is live');
+      for (let i = 0; i < 500 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(received, [['/base/inbox', '1', 'hi']]);
+      const route = snap.routes.find((r) => r.name === 'o')!;
+      assert.equal(route.upstreamLabel, '(none: outbox answers)');
+      await assert.rejects(
+        Promise.resolve(route.policies[route.policyNames.indexOf('outbox')]!.onRequest!(testExchange([]))),
+        /serving=false/,
+        'validate-style builds are not serving',
+      );
+      await resources.release(snap.resources);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -174,7 +174,7 @@ export class RouteReuse {
       !isObject(route)
     )
       return compiled;
-    const group = groups.get(route.upstream);
+    const group = route.upstream === undefined ? undefined : groups.get(route.upstream);
     this.pending.push([
       route,
       {
@@ -184,7 +184,8 @@ export class RouteReuse {
         sections: this.intern('s', recording.sections) as ReadonlyMap<string, string>,
         used: this.intern('u', used),
         admin: recording.admin,
-        group: group === undefined ? undefined : { name: route.upstream, group },
+        group:
+          group === undefined || route.upstream === undefined ? undefined : { name: route.upstream, group },
       },
     ]);
     return compiled;
@@ -246,7 +247,8 @@ export class RouteReuse {
     return json;
   }
 
-  private upstreamOf(name: string): string {
+  private upstreamOf(name: string | undefined): string {
+    if (name === undefined) return '-';
     let json = this.upstreamJson.get(name);
     if (json === undefined) {
       const upstream = this.deps.config.upstreams[name];

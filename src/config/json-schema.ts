@@ -13,6 +13,14 @@ function relaxDefaults(node: unknown): unknown {
   const out: Node = {};
   for (const [k, v] of Object.entries(node as Node)) out[k] = relaxDefaults(v);
   const props = out.properties as Record<string, Node> | undefined;
+  // The validator's "required unless" (a route's `upstream`, unless `callbacks`) as standard JSON Schema.
+  const unless = out['x-required-unless'] as Record<string, string[]> | undefined;
+  if (unless !== undefined) {
+    delete out['x-required-unless'];
+    out.allOf = Object.entries(unless).map(([key, others]) => ({
+      anyOf: [key, ...others].map((k) => ({ properties: { [k]: true }, required: [k] })),
+    }));
+  }
   if (Array.isArray(out.required) && props) {
     const required = (out.required as string[]).filter((k) => props[k]?.default === undefined);
     if (required.length > 0) out.required = required;

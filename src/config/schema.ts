@@ -91,11 +91,15 @@ const routeCoreProperties = {
   path_prefix: Type.Optional(PathPattern('Seed form of match.path (prefix).')),
   path: Type.Optional(PathPattern('Seed form of match.path (prefix).')),
   priority: Type.Integer({ default: 0, description: 'Higher wins over any specificity rule.' }),
-  upstream: Type.String({
-    minLength: 1,
-    description: 'A URL (http://host:port/base) or the name of an entry under `upstreams`.',
-    'x-expected': 'an http(s):// URL or the name of an upstream',
-  }),
+  upstream: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'A URL (http://host:port/base) or the name of an entry under `upstreams`. Only a route whose ' +
+        'policy answers every request itself (`callbacks`) has none.',
+      'x-expected': 'an http(s):// URL or the name of an upstream',
+    }),
+  ),
   strip_prefix: Type.Boolean({ default: false, description: 'Remove the matched prefix before forwarding.' }),
   preserve_host: Type.Boolean({ default: false, description: "Send the client's Host upstream." }),
   path_escapes: Type.Union([Type.Literal('reject'), Type.Literal('keep'), Type.Literal('decode')], {
@@ -128,9 +132,7 @@ export const PLANNED_KEYS: Readonly<Record<string, Readonly<Record<string, strin
     profile: 'edge/platform profiles',
   },
   upstream: {},
-  route: {
-    webhook: 'webhooks',
-  },
+  route: {},
 };
 
 function policyProperties(registry: readonly AnyPolicyDefinition[]): TProperties {
@@ -154,7 +156,11 @@ function buildConfigSchema(registry: readonly AnyPolicyDefinition[]): TObject {
   for (const def of registry) Object.assign(routeKeys, def.routeKeys ?? {});
   const route = Type.Object(
     { ...routeCoreProperties, ...routeKeys, ...policies },
-    { additionalProperties: false },
+    {
+      additionalProperties: false,
+      // A route sends its requests to `upstream`, unless one of its policies answers every request itself.
+      'x-required-unless': { upstream: registry.filter((d) => d.answersAll === true).map((d) => d.name) },
+    },
   );
   const defaults = Type.Object(
     { ...defaultsCoreProperties, ...policies },

@@ -5,6 +5,9 @@ import { isIP } from 'node:net';
 import type { TSchema } from '@sinclair/typebox';
 import type { ConfigIssue, ConfigPath, IssueCollector } from './config-issue.js';
 import { PLANNED_KEYS } from './schema.js';
+import { closest } from './closest.js';
+
+export { closest };
 
 type Json = Record<string, unknown>;
 
@@ -16,6 +19,8 @@ interface SchemaLike {
   patternProperties?: Record<string, SchemaLike>;
   additionalProperties?: boolean | SchemaLike;
   required?: string[];
+  /** Keys required unless one of the listed keys is present (`upstream`, unless a route has `callbacks`). */
+  'x-required-unless'?: Record<string, readonly string[]>;
   items?: SchemaLike;
   minItems?: number;
   maxItems?: number;
@@ -219,6 +224,15 @@ function checkObject(
       issues.error(path, `missing required key "${key}"`);
     } else if (required.has(key)) {
       issues.error(path, `missing required key "${key}" (${expected(propSchema)})`);
+    } else if (s['x-required-unless']?.[key]?.some((k) => k in value) === false) {
+      const unless = s['x-required-unless'][key]!;
+      issues.error(
+        path,
+        `missing required key "${key}" (${expected(propSchema)}` +
+          (unless.length > 0
+            ? `; a route with ${unless.map((k) => `\`${k}\``).join(' or ')} has none)`
+            : ')'),
+      );
     }
   }
   return out;
@@ -356,37 +370,6 @@ function unknownKeyMessage(
       ? '; this setting takes no keys'
       : `; allowed keys: ${keys.join(', ')}`;
   return { text: `unknown key "${key}"${hint}`, suggestion };
-}
-
-/** The allowed key closest to `key` by edit distance, when it is close enough to be a likely typo. */
-export function closest(key: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(key.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = c;
-    }
-  }
-  const limit = Math.max(2, Math.floor(key.length / 3));
-  if (bestDistance <= limit) return best;
-  // `timeout` → `timeout_ms`: a key written without its unit suffix.
-  return candidates.find((c) => c.startsWith(key + '_'));
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
 }
 
 function isPlainObject(v: unknown): v is Json {

@@ -5,6 +5,11 @@ export interface AdminPath {
   /** e.g. "/cache/purge". */
   readonly path: string;
   readonly method: 'GET' | 'POST' | 'DELETE';
+  /**
+   * The operation acts on state every process shares (a store on disk or in Redis): with `gateway.workers`
+   * it is asked of one worker, not of each (a cache purge, per process, is asked of each).
+   */
+  readonly shared?: boolean;
 }
 
 /** An operation on the admin listener, registered by a policy instance through `ctx.admin`. */

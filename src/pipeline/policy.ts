@@ -4,8 +4,12 @@ import type { TraceSink } from './trace-sink.js';
 import type { Exchange } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 import type { AdminAction, AdminPath } from './policy-admin.js';
+import type { UpstreamAnswer, UpstreamRequest } from './detached-exchange.js';
+import type { StoreBackend, StoreHandle, StoreKind, StoreOptions } from './policy-store.js';
 
 export type { AdminAction, AdminCall, AdminPath, AdminReply } from './policy-admin.js';
+export type { UpstreamAnswer, UpstreamRequest } from './detached-exchange.js';
+export type { StoreBackend, StoreHandle, StoreKind, StoreOptions } from './policy-store.js';
 
 /**
  * The fixed order in which policies run. A route chooses *which* policies run by its config keys; the phase
@@ -34,9 +38,15 @@ export interface CompileContext {
   /**
    * Keeps a stateful resource across reloads: returns the instance created for the same key by an earlier
    * snapshot when one is still alive, otherwise calls `create`. `dispose` runs when the last snapshot using
-   * it has drained.
+   * it has drained. `start` runs once, when the first snapshot holding it goes live (a build that fails never
+   * starts it): where background work (a delivery loop) begins.
    */
-  carryOver<T>(key: string, create: () => T, dispose?: (value: T) => Awaitable<void>): T;
+  carryOver<T>(
+    key: string,
+    create: () => T,
+    dispose?: (value: T) => Awaitable<void>,
+    start?: (value: T) => void,
+  ): T;
   /**
    * A root section of the config (`auth`, `consumers`), validated and defaulted by the schema its policy
    * declared; the policy casts it to that schema's type.
@@ -84,8 +94,15 @@ export interface CompileContext {
    * settings (strip_prefix, preserve_host, timeouts): for a policy that sends some requests elsewhere (a
    * version's upstream, a canary). Set `ex.forwardTo` to its `forward` and the route's upstream call goes
    * there, through every policy's upstream layer. Throws a PolicyConfigError when it is unknown or invalid.
+   * Without `ref`: the route's own upstream (for `send`, a request the policy makes by itself).
    */
-  upstream(ref: string): RouteUpstream;
+  upstream(ref?: string): RouteUpstream;
+  /**
+   * True in a gateway that serves traffic; false in `validate`, `routes` and a primary's check of the config
+   * (`gateway.workers` > 1). A policy opens files and starts background work (a delivery loop) only when
+   * serving.
+   */
+  readonly serving: boolean;
 }
 
 /** An upstream a route's policy may send requests to (`CompileContext.upstream`). */
@@ -96,43 +113,12 @@ export interface RouteUpstream {
   readonly label: string;
   /** Sends the request there; resolves at the response headers, the body still streaming. */
   forward(ex: Exchange): Promise<GatewayResponse>;
-}
-
-export type StoreKind = 'memory' | 'redis';
-
-/** Where a store keeps its state: `gateway.store`, as a policy's store sees it. */
-export type StoreBackend =
-  | { readonly kind: 'memory' }
-  | {
-      readonly kind: 'redis';
-      /** `redis://…` (with `cluster`, a comma-separated list of seed nodes). */
-      readonly url: string;
-      readonly cluster: boolean;
-      /** `gateway.store.prefix`. */
-      readonly prefix: string;
-      /** `gateway.store.timeout_ms`: longest one operation may wait. */
-      readonly timeoutMs: number;
-      /** The gateway event log, for the store's connection trouble. */
-      readonly log: PolicyLog;
-    };
-
-export interface StoreOptions {
-  /** A backend other than `gateway.store.type` (e.g. `cache.store: memory`); Redis still needs its url. */
-  readonly kind?: StoreKind | undefined;
-  /** The policy's own settings of this store (JSON): a change opens a new store. */
-  readonly settings?: unknown;
   /**
-   * One store for every worker process (`gateway.workers` > 1): a memory store then lives in the primary
-   * process and each method call is a message to it (answered within `gateway.store.timeout_ms`, else
-   * StoreUnavailable), so counts stay exact across workers. Opt in only when every method of the store may
-   * return a Promise and takes and returns plain data (structured-cloneable). Redis stores are shared anyway.
+   * Sends a request no client made (a webhook delivery, a callback) there, with the route's mapping and
+   * timeouts, and reads the answer into memory. Rejects when the upstream fails (refused, reset, timed out,
+   * circuit open); any status resolves.
    */
-  readonly shared?: boolean;
-}
-
-/** What a policy's store must offer the gateway: a way to close it. */
-export interface StoreHandle {
-  close(): Awaitable<void>;
+  send(request: UpstreamRequest): Promise<UpstreamAnswer>;
 }
 
 /** Label values by label name; the values must be bounded by the config (routes, tiers, a fixed list). */
@@ -264,6 +250,11 @@ export interface PolicyDefinition<S extends TSchema = TSchema> {
    * does, the admin listener answers them 404, naming the policy.
    */
   readonly adminPaths?: readonly AdminPath[];
+  /**
+   * This policy answers every request of its route itself and sends none to the route's upstream
+   * (`callbacks`): a route using it may leave `upstream` out.
+   */
+  readonly answersAll?: boolean;
   /**
    * Route keys besides `name` that this policy reads (the brief's `auth_required`, `forward_token`), with
    * their schemas: they join the route schema (never `defaults:`), and `normalizeRoute` folds them into the

@@ -34,6 +34,7 @@ export function testContext(tracingHeader = 'X-Trace-Id', tracer?: TraceSink): C
     carryOver: (_key, create) => create(),
     section: () => undefined,
     baseDir: process.cwd(),
+    serving: false,
     watchInput: () => {},
     log: SILENT_LOG,
     throttledLog: () => SILENT_LOG,

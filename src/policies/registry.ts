@@ -13,11 +13,14 @@ import { requireAccess } from './require/index.js';
 import { split } from './split/index.js';
 import { transform } from './transform/index.js';
 import { version } from './version/index.js';
+import { callbacks, webhook } from './webhook/index.js';
 
 export const policyRegistry: readonly AnyPolicyDefinition[] = [
   requestId,
   version,
   identity,
+  webhook,
+  callbacks,
   auth,
   requireAccess,
   rateLimit,

@@ -65,6 +65,11 @@ export function primaryAdmin(d: PrimaryAdminDeps): AdminHandler {
         case '/reload':
           return reloadResult(await d.reload('admin'));
       }
+      // An operation on state the workers share (a webhook store) is asked of one of them, not repeated.
+      if (snap.admin.get(call.path)?.shared === true) {
+        const one = await d.set.askOne((id) => ({ t: 'admin', id, call }));
+        return merge(one === undefined ? [] : [[one[0].id, one[1]]]);
+      }
       const replies = await d.set.broadcast((id) => ({ t: 'admin', id, call }));
       return merge(replies.map(([s, r]) => [s.id, r] as const));
     },

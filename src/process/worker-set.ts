@@ -150,6 +150,12 @@ export class WorkerSet {
     );
   }
 
+  /** Asks the first serving worker (an operation on state every worker shares); undefined when none serves. */
+  async askOne(make: (id: number) => ToWorker): Promise<[WorkerSlot, ReplyBody] | undefined> {
+    const slot = this.slots.find((s) => s.ready);
+    return slot === undefined ? undefined : [slot, await this.request(slot, make)];
+  }
+
   /** Tells every running worker, without waiting for a reply. */
   post(m: ToWorker): void {
     for (const s of this.slots) s.send(m);

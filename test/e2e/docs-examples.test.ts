@@ -30,6 +30,13 @@ const EXAMPLE_ENV: Record<string, string> = {
   JWT_SECRET: 'docs-example-secret-of-at-least-32-characters',
   REDIS_PASSWORD: 'docs-example-password',
   OTEL_TOKEN: 'docs-example-token',
+  STRIPE_WEBHOOK_SECRET: 'whsec_docsexample',
+  GITHUB_WEBHOOK_SECRET: 'docs-example-github-secret',
+  PARTNER_SECRET: 'docs-example-partner-secret',
+  ACME_WEBHOOK_SECRET: 'whsec_ZG9jcy1leGFtcGxlLWFjbWU=',
+  GLOBEX_NEW_SECRET: 'whsec_ZG9jcy1leGFtcGxlLW5ldw==',
+  GLOBEX_OLD_SECRET: 'whsec_ZG9jcy1leGFtcGxlLW9sZA==',
+  REDIS_URL: 'redis://127.0.0.1:6379',
 };
 
 /** Files the examples refer to, relative to the config file. */

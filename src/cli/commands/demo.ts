@@ -73,6 +73,7 @@ export const runDemo: Command = {
         `  curl -i -X DELETE ${base}/payments          # method not allowed: 405 with Allow`,
         `  curl -i -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' ${base}/orders`,
         `  curl -i ${base}/account                     # needs credentials: 401 with WWW-Authenticate`,
+        `  ${webhookCurl(base)}   # signed webhook: 202, then delivered to payments`,
         `  curl -i -H 'X-Api-Key: pk_demo_0123456789' ${base}/account   # the demo consumer; X-Quota-* count its daily quota`,
         ...(token ? [`  curl -i -H 'Authorization: Bearer ${token}' ${base}/account`] : []),
         admin ? `  curl -s http://${admin}/readyz               # admin: readiness` : '',
@@ -102,4 +103,16 @@ async function demoToken(config: unknown): Promise<string | undefined> {
   if (jwt.issuer !== undefined) builder.setIssuer(jwt.issuer);
   if (jwt.audience !== undefined) builder.setAudience(jwt.audience);
   return builder.sign(new TextEncoder().encode(jwt.secret));
+}
+
+/**
+ * A curl line that signs a payload the GitHub way with the demo route's secret (examples/gateway.yaml) and
+ * posts it; a fresh X-GitHub-Delivery each run, so a rerun is not a duplicate.
+ */
+function webhookCurl(base: string): string {
+  return (
+    `body='{"action":"opened"}'; curl -i ${base}/webhooks/github -H 'content-type: application/json' ` +
+    `-H "x-github-delivery: $(date +%s%N)" -H "x-hub-signature-256: sha256=$(printf '%s' "$body" | ` +
+    `openssl dgst -sha256 -hmac demo-webhook-secret | sed 's/^.* //')" --data "$body"`
+  );
 }

@@ -73,7 +73,7 @@ function harness(
       disposeState = () => void dispose?.(value);
       return value;
     },
-    upstream(ref: string): RouteUpstream {
+    upstream(ref?: string): RouteUpstream {
       if (ref !== 'shadow') throw new PolicyConfigError(`no upstream named "${ref}"`);
       return {
         name: 'shadow',
@@ -83,6 +83,7 @@ function harness(
           copies.push(copy);
           return shadowForward(copy);
         },
+        send: () => Promise.reject(new Error('not in this test')),
       };
     },
   };

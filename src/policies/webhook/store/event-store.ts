@@ -1,7 +1,9 @@
 // The durable event store of the webhook policy (issue 19): the interface that the delivery loop, the admin
-// operations and the metrics use, whatever the backend (the embedded SQLite file of sqlite-store.ts, Redis
-// later). Synchronous on purpose: the embedded store answers from the local file, and a caller that needs an
-// asynchronous backend wraps it. Times are epoch milliseconds from the caller's (injected) clock.
+// operations and the metrics use, whatever the backend. EventStore is synchronous (the embedded SQLite file
+// of sqlite-store.ts answers from the local file); AsyncEventStore is the same contract answering with
+// Promises, as the policy uses it (thread-store.ts runs the SQLite store in a worker thread; Redis is remote).
+// conformance.ts holds the contract as tests for every backend. Times are epoch milliseconds from the
+// caller's (injected) clock.
 
 /** Where an event is in its life: waiting (possibly in backoff), leased to a worker, done, or given up. */
 export type EventState = 'pending' | 'delivering' | 'delivered' | 'dead';
@@ -24,11 +26,18 @@ export interface NewEvent {
   readonly route: string;
   /** The delivery id or Idempotency-Key: an event whose key this route saw within the retention is a duplicate. */
   readonly dedupeKey?: string;
+  /**
+   * How long this event's dedupe key is remembered (the route's `idempotency.retention_h`); default the
+   * store's retentionMs. Stored with the key as its expiry, so prune() forgets each key at its own time.
+   */
+  readonly retentionMs?: number;
   /** Events of one route with one order key are delivered one at a time, in the order they were accepted. */
   readonly orderKey?: string;
   readonly method: string;
-  /** The path with its query string. */
+  /** The path with its query string, as the client sent it (the route's path mapping applies at delivery). */
   readonly path: string;
+  /** Length of the path prefix the route matched (for its strip_prefix at delivery); default 0. */
+  readonly prefixLength?: number;
   /** The headers in their raw order, repeated names kept. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly body: Buffer;
@@ -74,6 +83,18 @@ export interface ClaimOptions {
   readonly leaseMs?: number;
   /** Claim only this route's events. */
   readonly route?: string;
+  /**
+   * With `route`: at most this many of the route's events leased at once (unexpired leases of every process
+   * count), so the cap on concurrent deliveries holds across workers and instances.
+   */
+  readonly maxInFlight?: number;
+  /**
+   * With `route`: at most this many claims per second for the route, a token bucket kept in the store
+   * (capacity max(1, ratePerS)), shared by every process claiming from it. A claimed event takes one token;
+   * the bucket refills by the time elapsed on the callers' clock. maxInFlight or ratePerS without `route` is
+   * a TypeError.
+   */
+  readonly ratePerS?: number;
 }
 
 export interface ListQuery {
@@ -158,6 +179,17 @@ export interface EventStore {
   /** Closes the store; further calls throw. */
   close(): void;
 }
+
+/**
+ * The event store as the policy uses it: every method of {@link EventStore}, answering with a Promise (the
+ * SQLite store runs in a worker thread, so no fsync blocks the event loop; Redis is remote anyway). Errors
+ * are the same: StoreWriteError when the storage cannot be written.
+ */
+export type AsyncEventStore = {
+  readonly [K in keyof EventStore]: (
+    ...args: Parameters<EventStore[K]>
+  ) => Promise<Awaited<ReturnType<EventStore[K]>>>;
+};
 
 /** The SQLite result codes (primary, before any `_EXTENDED` suffix) that mean "cannot store now: answer 503". */
 export const WRITE_ERROR_CODES = Object.freeze([

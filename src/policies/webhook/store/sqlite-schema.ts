@@ -11,6 +11,7 @@ CREATE TABLE events (
   order_key       TEXT,
   method          TEXT    NOT NULL,
   path            TEXT    NOT NULL,
+  prefix_length   INTEGER NOT NULL DEFAULT 0,
   headers         TEXT    NOT NULL,
   body            BLOB    NOT NULL,
   received_at     INTEGER NOT NULL,
@@ -34,16 +35,22 @@ CREATE TABLE attempts (
 );
 CREATE INDEX attempts_event ON attempts (event_seq);
 CREATE TABLE dedupe (
-  route    TEXT    NOT NULL,
-  key      TEXT    NOT NULL,
-  seen_at  INTEGER NOT NULL,
-  event_id TEXT    NOT NULL,
+  route      TEXT    NOT NULL,
+  key        TEXT    NOT NULL,
+  seen_at    INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  event_id   TEXT    NOT NULL,
   PRIMARY KEY (route, key)
 );
-CREATE INDEX dedupe_seen ON dedupe (seen_at);
+CREATE INDEX dedupe_expires ON dedupe (expires_at);
 CREATE TABLE paused_routes (
   route TEXT PRIMARY KEY,
   since INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE route_buckets (
+  route      TEXT    PRIMARY KEY,
+  tokens     REAL    NOT NULL,
+  updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 `;
 

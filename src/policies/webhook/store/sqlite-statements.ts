@@ -11,6 +11,7 @@ export interface EventRow {
   order_key: string | null;
   method: string;
   path: string;
+  prefix_length: number;
   body_bytes: number;
   received_at: number;
   attempts: number;
@@ -31,8 +32,8 @@ interface AttemptRow {
   duration_ms: number;
 }
 
-const SUMMARY_COLUMNS = `seq, id, route, dedupe_key, order_key, method, path, length(body) AS body_bytes,
-  received_at, attempts, next_attempt_at, state, lease_until, claim, last_error`;
+const SUMMARY_COLUMNS = `seq, id, route, dedupe_key, order_key, method, path, prefix_length,
+  length(body) AS body_bytes, received_at, attempts, next_attempt_at, state, lease_until, claim, last_error`;
 const FULL_COLUMNS = `${SUMMARY_COLUMNS}, headers, body`;
 
 /**
@@ -57,12 +58,13 @@ const REPLAY_SET = `SET state = 'pending', attempts = 0, next_attempt_at = @now,
 /** Prepares every statement of the store on `db`. */
 export function prepareStatements(db: Database.Database) {
   return {
-    dedupeGet: db.prepare<[string, string], { seen_at: number; event_id: string }>(
-      'SELECT seen_at, event_id FROM dedupe WHERE route = ? AND key = ?',
+    dedupeGet: db.prepare<[string, string], { expires_at: number; event_id: string }>(
+      'SELECT expires_at, event_id FROM dedupe WHERE route = ? AND key = ?',
     ),
-    dedupePut: db.prepare<[string, string, number, string]>(
-      `INSERT INTO dedupe (route, key, seen_at, event_id) VALUES (?, ?, ?, ?)
-       ON CONFLICT (route, key) DO UPDATE SET seen_at = excluded.seen_at, event_id = excluded.event_id`,
+    dedupePut: db.prepare<[string, string, number, number, string]>(
+      `INSERT INTO dedupe (route, key, seen_at, expires_at, event_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (route, key) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at,
+         event_id = excluded.event_id`,
     ),
     insertEvent: db.prepare<{
       id: string;
@@ -71,13 +73,15 @@ export function prepareStatements(db: Database.Database) {
       orderKey: string | null;
       method: string;
       path: string;
+      prefixLength: number;
       headers: string;
       body: Buffer;
       now: number;
     }>(
-      `INSERT INTO events (id, route, dedupe_key, order_key, method, path, headers, body, received_at,
-         next_attempt_at, state)
-       VALUES (@id, @route, @dedupeKey, @orderKey, @method, @path, @headers, @body, @now, @now, 'pending')`,
+      `INSERT INTO events (id, route, dedupe_key, order_key, method, path, prefix_length, headers, body,
+         received_at, next_attempt_at, state)
+       VALUES (@id, @route, @dedupeKey, @orderKey, @method, @path, @prefixLength, @headers, @body, @now, @now,
+         'pending')`,
     ),
     logExpired: db.prepare<{ now: number; error: string }>(
       `INSERT INTO attempts (event_seq, at, status, error, duration_ms)
@@ -87,6 +91,16 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE events SET state = 'pending', attempts = attempts + 1, next_attempt_at = @now, lease_until = NULL,
          last_error = @error
        WHERE state = 'delivering' AND lease_until <= @now`,
+    ),
+    inFlight: db.prepare<{ route: string; now: number }, { n: number }>(
+      `SELECT count(*) AS n FROM events WHERE route = @route AND state = 'delivering' AND lease_until > @now`,
+    ),
+    bucketGet: db.prepare<[string], { tokens: number; updated_at: number }>(
+      'SELECT tokens, updated_at FROM route_buckets WHERE route = ?',
+    ),
+    bucketPut: db.prepare<{ route: string; tokens: number; at: number }>(
+      `INSERT INTO route_buckets (route, tokens, updated_at) VALUES (@route, @tokens, @at)
+       ON CONFLICT (route) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`,
     ),
     selectDue: db.prepare<{ now: number; route: string | null; limit: number }, { seq: number }>(DUE),
     claim: db.prepare<{ seq: number; until: number }, FullEventRow>(
@@ -149,7 +163,7 @@ export function prepareStatements(db: Database.Database) {
     isPaused: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM paused_routes WHERE route = ?'),
     pausedRoutes: db.prepare<[], { route: string }>('SELECT route FROM paused_routes ORDER BY route'),
     pruneDedupe: db.prepare<{ before: number; n: number }>(
-      `DELETE FROM dedupe WHERE rowid IN (SELECT rowid FROM dedupe WHERE seen_at <= @before LIMIT @n)`,
+      `DELETE FROM dedupe WHERE rowid IN (SELECT rowid FROM dedupe WHERE expires_at <= @before LIMIT @n)`,
     ),
     pruneDelivered: db.prepare<{ before: number; n: number }>(
       `DELETE FROM events WHERE seq IN (

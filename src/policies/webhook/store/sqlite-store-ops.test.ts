@@ -3,14 +3,14 @@
 // claiming from one file.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StoreWriteError, backoffDelay, type NewEvent, type StoredEvent } from './event-store.js';
 import { toStoreError } from './sqlite-errors.js';
 import { SqliteEventStore } from './sqlite-store.js';
-import { storeFixture } from './test-fixture.js';
+import { makeReadOnly, storeFixture } from './test-fixture.js';
 
 const fx = storeFixture('ops', { retentionMs: 60_000, deliveredRetentionMs: 120_000, leaseMs: 30_000 });
 const { root, clock } = fx;
@@ -317,20 +317,3 @@ describe('backoffDelay', () => {
     }
   });
 });
-
-/**
- * Makes `dir` read-only for this process: chmod for an ordinary user; as root, whom chmod does not stop, the
- * ext4 immutable flag (chattr +i). Returns how to undo it, or undefined when neither works here.
- */
-function makeReadOnly(dir: string): (() => void) | undefined {
-  if (process.getuid?.() !== 0) {
-    chmodSync(dir, 0o555);
-    return () => chmodSync(dir, 0o755);
-  }
-  try {
-    execFileSync('chattr', ['+i', dir], { stdio: 'ignore' });
-  } catch {
-    return undefined;
-  }
-  return () => execFileSync('chattr', ['-i', dir], { stdio: 'ignore' });
-}

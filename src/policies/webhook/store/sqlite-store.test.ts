@@ -1,9 +1,12 @@
 // The SQLite event store on real files in a temp dir, with an injected clock: accept and deduplication,
-// durability across reopen, claim order, leases after a simulated crash, per-key ordering, dead letters.
+// batches, durability across reopen, claim order, leases after a simulated crash, per-key ordering, dead
+// letters, the caps of a route across instances; and the store contract (conformance.ts), promised.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AttemptRecord, NewEvent, StoredEvent } from './event-store.js';
-import type { SqliteEventStore } from './sqlite-store.js';
+import { join } from 'node:path';
+import { eventStoreConformance } from './conformance.js';
+import type { AsyncEventStore, AttemptRecord, NewEvent, StoredEvent } from './event-store.js';
+import { SqliteEventStore } from './sqlite-store.js';
 import { storeFixture } from './test-fixture.js';
 
 const MIN = 60_000;
@@ -270,5 +273,127 @@ describe('claims', () => {
     const [e] = s.claimDue(clock.t, 1);
     s.markFailed(e as StoredEvent, { at: clock.t, status: 429, durationMs: 3 }, clock.t + 1);
     assert.equal((s.get(id) as StoredEvent).lastError, 'upstream answered 429');
+  });
+});
+
+describe('acceptMany', () => {
+  it('stores a batch in one transaction, answers in order, and knows the duplicates within it', () => {
+    const s = store();
+    const before = accepted(s, event({ dedupeKey: 'old' }));
+    const results = s.acceptMany([
+      event({ dedupeKey: 'a', prefixLength: 4 }),
+      event({ dedupeKey: 'old' }),
+      event({ dedupeKey: 'a' }),
+      event({ dedupeKey: 'a', route: 'other' }),
+      event(),
+    ]);
+    const [a, old, again, other, plain] = results;
+    assert.equal(a?.accepted, true);
+    assert.deepEqual(old, { duplicate: true, id: before });
+    assert.deepEqual(again, { duplicate: true, id: a?.id });
+    assert.equal(other?.accepted, true);
+    assert.equal(plain?.accepted, true);
+    assert.deepEqual(
+      s.list().events.map((e) => e.id),
+      [before, a?.id, other?.id, plain?.id],
+    );
+    assert.equal(s.get(a?.id as string)?.prefixLength, 4);
+    assert.deepEqual(s.acceptMany([]), []);
+  });
+
+  it('is all or nothing: one bad event stores none of the batch', () => {
+    const s = store();
+    assert.throws(
+      () => s.acceptMany([event({ dedupeKey: 'x' }), event({ prefixLength: -1 })]),
+      (err: unknown) => err instanceof RangeError && /prefixLength/.test(err.message),
+    );
+    assert.equal(s.list().events.length, 0);
+    assert.equal(s.accept(event({ dedupeKey: 'x' })).accepted, true, 'the key was not kept either');
+  });
+
+  it('keeps the prefix length across reopen (0 when not given)', () => {
+    const s = store();
+    const withPrefix = accepted(s, event({ prefixLength: 12 }));
+    const without = accepted(s, event());
+    s.close();
+    const r = store();
+    assert.equal(r.get(withPrefix)?.prefixLength, 12);
+    assert.equal(r.get(without)?.prefixLength, 0);
+    assert.equal(r.list().events[0]?.prefixLength, 12);
+  });
+});
+
+describe('caps of a route', () => {
+  it('maxInFlight and the token bucket are shared by every instance on the file', () => {
+    const a = store();
+    const b = store();
+    for (let i = 0; i < 10; i++) a.accept(event({ route: 'r' }));
+    const t = clock.t;
+    assert.equal(a.claimDue(t, 10, { route: 'r', maxInFlight: 3 }).length, 3);
+    assert.equal(b.claimDue(t, 10, { route: 'r', maxInFlight: 3 }).length, 0, "b sees a's leases");
+    assert.equal(b.claimDue(t, 10, { route: 'r', maxInFlight: 4 }).length, 1);
+    assert.equal(a.claimDue(t + 1, 10, { route: 'r', ratePerS: 2 }).length, 2);
+    assert.equal(b.claimDue(t + 1, 10, { route: 'r', ratePerS: 2 }).length, 0, "b sees a's bucket");
+    assert.equal(b.claimDue(t + 501, 10, { route: 'r', ratePerS: 2 }).length, 1);
+  });
+
+  it('a caller clock behind the stored one adds no token, and bad caps are refused', () => {
+    const s = store();
+    for (let i = 0; i < 5; i++) s.accept(event({ route: 'r' }));
+    const t = clock.t + 10_000;
+    assert.equal(s.claimDue(t, 10, { route: 'r', ratePerS: 1 }).length, 1);
+    assert.equal(s.claimDue(t - 5000, 10, { route: 'r', ratePerS: 1 }).length, 0);
+    assert.equal(s.claimDue(t + 999, 10, { route: 'r', ratePerS: 1 }).length, 0);
+    assert.equal(s.claimDue(t + 1000, 10, { route: 'r', ratePerS: 1 }).length, 1);
+    assert.throws(() => s.claimDue(t, 1, { route: 'r', ratePerS: 0 }), RangeError);
+    assert.throws(() => s.claimDue(t, 1, { route: 'r', maxInFlight: 1.5 }), RangeError);
+    assert.throws(() => s.claimDue(t, 1, { maxInFlight: 1 }), TypeError);
+  });
+});
+
+/** The synchronous store behind the asynchronous interface, to run the contract on it without a thread. */
+function promised(s: SqliteEventStore): AsyncEventStore {
+  return {
+    accept: async (e) => s.accept(e),
+    claimDue: async (now, limit, options) => s.claimDue(now, limit, options),
+    markDelivered: async (ref, attempt) => s.markDelivered(ref, attempt),
+    markFailed: async (ref, attempt, next) => s.markFailed(ref, attempt, next),
+    list: async (query) => s.list(query),
+    get: async (id) => s.get(id),
+    replay: async (id) => s.replay(id),
+    replayAll: async (options) => s.replayAll(options),
+    delete: async (id) => s.delete(id),
+    depth: async () => s.depth(),
+    pause: async (route) => s.pause(route),
+    resume: async (route) => s.resume(route),
+    paused: async (route) => s.paused(route),
+    pausedRoutes: async () => s.pausedRoutes(),
+    prune: async (now, batchSize) => s.prune(now, batchSize),
+    close: async () => s.close(),
+  };
+}
+
+let conformanceFiles = 0;
+eventStoreConformance('SqliteEventStore', async (options) => {
+  const s = new SqliteEventStore({ file: join(fx.root, `contract-${++conformanceFiles}.db`), ...options });
+  return { store: promised(s), close: async () => s.close() };
+});
+
+describe('retention of each event', () => {
+  it("an event's own retentionMs decides when its key expires, for accept and for prune", () => {
+    const s = store();
+    const short = accepted(s, event({ dedupeKey: 'short', retentionMs: MIN }));
+    const long = accepted(s, event({ dedupeKey: 'long', retentionMs: 120 * MIN }));
+    accepted(s, event({ dedupeKey: 'default' }));
+    clock.t += MIN - 1;
+    assert.deepEqual(s.accept(event({ dedupeKey: 'short' })), { duplicate: true, id: short });
+    clock.t += 1;
+    assert.equal(s.accept(event({ dedupeKey: 'short', retentionMs: MIN })).accepted, true);
+    clock.t += 60 * MIN;
+    // The store's 60 minutes are over for 'default' only; the new 'short' is over too.
+    assert.deepEqual(s.prune(clock.t), { dedupeKeys: 2, deliveredEvents: 0 });
+    assert.deepEqual(s.accept(event({ dedupeKey: 'long' })), { duplicate: true, id: long });
+    assert.equal(s.accept(event({ dedupeKey: 'default' })).accepted, true);
+    assert.throws(() => s.accept(event({ retentionMs: -1 })), RangeError);
   });
 });

@@ -29,7 +29,7 @@ import { prepareStatements, type EventRow, type FullEventRow, type Statements } 
 export interface SqliteEventStoreOptions {
   /** The database file; its directory must exist (the caller resolves the default path). */
   readonly file: string;
-  /** How long a dedupe key (delivery id, Idempotency-Key) makes a repeat a duplicate. */
+  /** How long a dedupe key (delivery id, Idempotency-Key) makes a repeat a duplicate, unless the event says. */
   readonly retentionMs: number;
   /** How long a delivered event stays for inspection and replay before prune() removes it. */
   readonly deliveredRetentionMs: number;
@@ -45,6 +45,32 @@ export interface SqliteEventStoreOptions {
 
 const LEASE_EXPIRED = 'lease expired before the worker reported (worker stopped or too slow)';
 const MAX_LIST = 1000;
+/** Absorbs the rounding of the bucket's refill arithmetic (0.1 * 3 * 10 is 2.9999999999999996). */
+const TOKEN_EPSILON = 1e-9;
+
+function checkEvent(event: NewEvent): void {
+  const { prefixLength: n, retentionMs: r } = event;
+  if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
+    throw new RangeError(`prefixLength must be a non-negative integer, got ${n}`);
+  }
+  if (r !== undefined && !(Number.isFinite(r) && r >= 0)) {
+    throw new RangeError(`retentionMs must be a non-negative number of milliseconds, got ${r}`);
+  }
+}
+
+/** The caps of a claim need its route; their values must make sense. */
+function checkClaimOptions(options: ClaimOptions): void {
+  const { maxInFlight, ratePerS } = options;
+  if ((maxInFlight !== undefined || ratePerS !== undefined) && options.route === undefined) {
+    throw new TypeError('claimDue: maxInFlight and ratePerS apply to one route: pass options.route');
+  }
+  if (maxInFlight !== undefined && !(Number.isSafeInteger(maxInFlight) && maxInFlight >= 0)) {
+    throw new RangeError(`claimDue: maxInFlight must be a non-negative integer, got ${maxInFlight}`);
+  }
+  if (ratePerS !== undefined && !(Number.isFinite(ratePerS) && ratePerS > 0)) {
+    throw new RangeError(`claimDue: ratePerS must be a positive number, got ${ratePerS}`);
+  }
+}
 
 /** A new event id: 48-bit millisecond time then 80 random bits, 32 hex digits (sorts by time). */
 export function newEventId(now: number): string {
@@ -64,6 +90,7 @@ function summaryOf(row: EventRow): EventSummary {
     ...(row.order_key !== null ? { orderKey: row.order_key } : {}),
     method: row.method,
     path: row.path,
+    prefixLength: row.prefix_length,
     bodyBytes: row.body_bytes,
     receivedAt: row.received_at,
     attempts: row.attempts,
@@ -127,52 +154,103 @@ export class SqliteEventStore implements EventStore {
   }
 
   accept(event: NewEvent): AcceptResult {
+    return this.acceptMany([event])[0] as AcceptResult;
+  }
+
+  /**
+   * Stores several events in one transaction (one fsync), answering for each in order; an event that repeats
+   * the route and dedupe key of an earlier one in the batch is a duplicate of it. All or nothing: when it
+   * throws, none of the events is stored.
+   */
+  acceptMany(events: readonly NewEvent[]): AcceptResult[] {
+    for (const event of events) checkEvent(event);
+    if (events.length === 0) return [];
     return guarded(this.file, 'accept', () =>
       this.db
-        .transaction((): AcceptResult => {
+        .transaction(() => {
           const now = this.now();
-          if (event.dedupeKey !== undefined) {
-            const seen = this.st.dedupeGet.get(event.route, event.dedupeKey);
-            if (seen !== undefined && now - seen.seen_at < this.retentionMs) {
-              return { duplicate: true, id: seen.event_id };
-            }
-          }
-          const id = newEventId(now);
-          this.st.insertEvent.run({
-            id,
-            route: event.route,
-            dedupeKey: event.dedupeKey ?? null,
-            orderKey: event.orderKey ?? null,
-            method: event.method,
-            path: event.path,
-            headers: JSON.stringify(event.headers),
-            body: event.body,
-            now,
-          });
-          if (event.dedupeKey !== undefined) this.st.dedupePut.run(event.route, event.dedupeKey, now, id);
-          return { accepted: true, id };
+          return events.map((event) => this.insert(event, now));
         })
         .immediate(),
     );
   }
 
+  private insert(event: NewEvent, now: number): AcceptResult {
+    if (event.dedupeKey !== undefined) {
+      const seen = this.st.dedupeGet.get(event.route, event.dedupeKey);
+      if (seen !== undefined && now < seen.expires_at) {
+        return { duplicate: true, id: seen.event_id };
+      }
+    }
+    const id = newEventId(now);
+    this.st.insertEvent.run({
+      id,
+      route: event.route,
+      dedupeKey: event.dedupeKey ?? null,
+      orderKey: event.orderKey ?? null,
+      method: event.method,
+      path: event.path,
+      prefixLength: event.prefixLength ?? 0,
+      headers: JSON.stringify(event.headers),
+      body: event.body,
+      now,
+    });
+    if (event.dedupeKey !== undefined) {
+      const expires = now + (event.retentionMs ?? this.retentionMs);
+      this.st.dedupePut.run(event.route, event.dedupeKey, now, expires, id);
+    }
+    return { accepted: true, id };
+  }
+
+  /**
+   * See {@link EventStore.claimDue}. With `maxInFlight` and `ratePerS` (which need `route`: a TypeError
+   * otherwise), the in-flight count and the route's token bucket are read and updated in the claim's own
+   * immediate transaction, so the caps hold across processes sharing the file.
+   */
   claimDue(now: number, limit: number, options: ClaimOptions = {}): StoredEvent[] {
+    checkClaimOptions(options);
     const until = now + (options.leaseMs ?? this.leaseMs);
+    const route = options.route ?? null;
     return guarded(this.file, 'claim', () =>
       this.db
         .transaction(() => {
           this.st.logExpired.run({ now, error: LEASE_EXPIRED });
           this.st.releaseExpired.run({ now, error: LEASE_EXPIRED });
-          const due = this.st.selectDue.all({ now, route: options.route ?? null, limit });
+          let n = Math.max(0, Math.floor(limit));
+          if (route !== null && options.maxInFlight !== undefined) {
+            const inFlight = this.st.inFlight.get({ route, now })?.n ?? 0;
+            n = Math.min(n, Math.max(0, options.maxInFlight - inFlight));
+          }
+          const bucket =
+            route !== null && options.ratePerS !== undefined
+              ? this.bucket(route, options.ratePerS, now)
+              : undefined;
+          if (bucket !== undefined) n = Math.min(n, Math.floor(bucket.tokens + TOKEN_EPSILON));
+          const due = n > 0 ? this.st.selectDue.all({ now, route, limit: n }) : [];
           const claimed: StoredEvent[] = [];
           for (const { seq } of due) {
             const row = this.st.claim.get({ seq, until });
             if (row !== undefined) claimed.push(this.hydrate(row));
           }
+          if (bucket !== undefined && route !== null) {
+            this.st.bucketPut.run({ route, tokens: bucket.tokens - claimed.length, at: bucket.at });
+          }
           return claimed;
         })
         .immediate(),
     );
+  }
+
+  /** The route's token bucket refilled up to `now` (full when new); a clock behind the stored one adds none. */
+  private bucket(route: string, ratePerS: number, now: number): { tokens: number; at: number } {
+    const capacity = Math.max(1, ratePerS);
+    const row = this.st.bucketGet.get(route);
+    if (row === undefined) return { tokens: capacity, at: now };
+    const elapsed = Math.max(0, now - row.updated_at);
+    return {
+      tokens: Math.min(capacity, row.tokens + (elapsed * ratePerS) / 1000),
+      at: Math.max(now, row.updated_at),
+    };
   }
 
   markDelivered(ref: ClaimRef, attempt: AttemptRecord): boolean {
@@ -290,7 +368,7 @@ export class SqliteEventStore implements EventStore {
       }
     };
     return guarded(this.file, 'prune', () => ({
-      dedupeKeys: batches(this.st.pruneDedupe, now - this.retentionMs),
+      dedupeKeys: batches(this.st.pruneDedupe, now),
       deliveredEvents: batches(this.st.pruneDelivered, now - this.deliveredRetentionMs),
     }));
   }

@@ -1,7 +1,9 @@
 // What the SQLite store's tests share: a temp dir removed afterwards, a fresh database file and a reset
-// clock for each test, and stores opened on that file with the test's defaults, closed at the end.
+// clock for each test, and stores opened on that file with the test's defaults, closed at the end; and a way
+// to make a directory read-only, root included.
 import { after, beforeEach } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-store.js';
@@ -45,4 +47,21 @@ export function storeFixture(prefix: string, defaults: Defaults): StoreFixture {
     rmSync(root, { recursive: true, force: true });
   });
   return fx;
+}
+
+/**
+ * Makes `dir` read-only for this process: chmod for an ordinary user; as root, whom chmod does not stop, the
+ * ext4 immutable flag (chattr +i). Returns how to undo it, or undefined when neither works here.
+ */
+export function makeReadOnly(dir: string): (() => void) | undefined {
+  if (process.getuid?.() !== 0) {
+    chmodSync(dir, 0o555);
+    return () => chmodSync(dir, 0o755);
+  }
+  try {
+    execFileSync('chattr', ['+i', dir], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return () => execFileSync('chattr', ['-i', dir], { stdio: 'ignore' });
 }
