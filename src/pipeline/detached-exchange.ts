@@ -53,6 +53,8 @@ export function detachedExchange(init: {
   readonly body: Uint8Array | null;
   readonly host?: string;
   readonly clientIp?: string;
+  readonly protocol?: 'http' | 'https';
+  readonly authority?: string;
 }): Exchange {
   const ex = new Exchange({
     req: NO_CLIENT_REQUEST,
@@ -62,10 +64,10 @@ export function detachedExchange(init: {
     path: init.path,
     query: init.query,
     host: init.host ?? '',
-    protocol: 'http',
+    protocol: init.protocol ?? 'http',
     clientIp: init.clientIp ?? '',
     headers: init.headers,
-    authority: '',
+    authority: init.authority ?? '',
     requestBody: null,
   });
   ex.requestBody = init.body;

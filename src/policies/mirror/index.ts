@@ -16,10 +16,10 @@
 // portico_mirror_requests_total{route, result}: sent (the shadow answered, any status, and its answer was
 // read), failed (refused, reset, timed out, circuit open), dropped (max_in_flight reached), skipped_body (body
 // over max_body_bytes, or never read whole by the route's upstream call).
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Exchange } from '../../pipeline/exchange.js';
-import type { BodySink, GatewayResponse } from '../../pipeline/gateway-response.js';
+import type { Exchange } from '../../pipeline/exchange.js';
+import { detachedExchange, readAnswer } from '../../pipeline/detached-exchange.js';
+import type { GatewayResponse } from '../../pipeline/gateway-response.js';
 import { HeaderList } from '../../pipeline/header-list.js';
 import {
   definePolicy,
@@ -207,10 +207,7 @@ function shadowExchange(ex: Exchange): Exchange {
     headers.push(raw[i]!, raw[i + 1]!);
   }
   headers.push(MIRROR_HEADER, '1');
-  const copy = new Exchange({
-    req: NO_CLIENT_REQUEST,
-    res: NO_CLIENT_RESPONSE,
-    startedAt: performance.now(),
+  const copy = detachedExchange({
     method: ex.method,
     path: ex.path,
     query: ex.query,
@@ -219,7 +216,7 @@ function shadowExchange(ex: Exchange): Exchange {
     clientIp: ex.clientIp,
     headers: new HeaderList(headers),
     authority: ex.authority,
-    requestBody: null,
+    body: null,
   });
   copy.upstreamPath = ex.upstreamPath;
   copy.prefixLength = ex.prefixLength;
@@ -229,28 +226,9 @@ function shadowExchange(ex: Exchange): Exchange {
   return copy;
 }
 
-const NO_CLIENT_REQUEST = Object.freeze({
-  socket: Object.freeze({ bytesWritten: 0, bytesRead: 0 }),
-}) as unknown as IncomingMessage;
-const NO_CLIENT_RESPONSE = Object.freeze({}) as unknown as ServerResponse;
-
 /** Reads a shadow's answer to its end (keeping its connection) and drops it; rejects when it fails. */
 function readToEnd(res: GatewayResponse): Promise<void> {
-  const body = res.body;
-  if (body === null || typeof body === 'string' || body instanceof Uint8Array) return Promise.resolve();
-  if (!('pipeTo' in body)) {
-    body.destroy();
-    return Promise.resolve();
-  }
-  return new Promise<void>((resolve, reject) => {
-    const sink: BodySink = {
-      write: () => true,
-      end: () => resolve(),
-      destroy: () => reject(new Error('the answer ended early')),
-      on: () => sink,
-    };
-    body.pipeTo(sink);
-  });
+  return readAnswer(res, 0).then(() => undefined);
 }
 
 /** A request body the copy can take: not declared larger than the limit, and every chunk still to come. */

@@ -81,7 +81,9 @@ export function createCallbacks(
       throw new PolicyConfigError((err as Error).message, ['subscribers', i, 'url']);
     }
   });
-  if (!ctx.serving) return { onRequest: () => Promise.reject(problems.serviceUnavailable('not serving')) };
+  const describe = (): string => `to ${config.subscribers.map((t) => t.name).join(', ')}`;
+  if (!ctx.serving)
+    return { onRequest: () => Promise.reject(problems.serviceUnavailable('not serving')), describe };
 
   const shared = sharedStore(ctx);
   const metrics = webhookMetrics(ctx, () => shared.depthRows);
@@ -123,6 +125,7 @@ export function createCallbacks(
   const retentionMs = config.idempotency.retention_h * 3_600_000;
 
   return {
+    describe,
     async onRequest(ex: Exchange) {
       if (config.internal_only && !isInternalAddress(ex.clientIp)) {
         metrics.refused(route, 'forbidden');

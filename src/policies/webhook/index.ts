@@ -111,8 +111,14 @@ export function createWebhook(
   const retentionMs = config.idempotency.retention_h * 3_600_000;
   const maxBody = config.max_body_bytes;
   const route = ctx.routeName;
+  const d = config.delivery;
+  const describe = (): string =>
+    `${config.scheme}; ${d.attempts} attempts, ${d.concurrency} at once` +
+    (d.rate_per_s !== undefined ? `, ${d.rate_per_s}/s` : '') +
+    (d.order_key !== undefined ? `, in order by ${d.order_key}` : '');
   // `validate`, `routes` and a primary's check open no store and deliver nothing.
-  if (!ctx.serving) return { onRequest: () => Promise.reject(problems.serviceUnavailable('not serving')) };
+  if (!ctx.serving)
+    return { onRequest: () => Promise.reject(problems.serviceUnavailable('not serving')), describe };
 
   const shared = sharedStore(ctx);
   const metrics = webhookMetrics(ctx, () => shared.depthRows);
@@ -129,6 +135,7 @@ export function createWebhook(
   for (const action of adminActions(shared)) ctx.admin(action);
 
   return {
+    describe,
     async onRequest(ex: Exchange) {
       let body: Buffer;
       try {
