@@ -23,6 +23,8 @@ export const SCENARIO_IDS = [
   'portico-json10k',
   'portico-transform',
   'portico-cache-hit',
+  // Not in the main table: POSTs of signed webhook events at a fixed concurrency (bench/webhook-accept.ts).
+  'webhook-accept',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -56,6 +58,13 @@ export interface BenchOptions {
   readonly fixedRate: boolean;
   /** The rate offered in the fixed-rate rounds (BENCH_RATE: req/s, or a percentage; default 30%). */
   readonly rate: RateChoice;
+  /** Connections of the webhook-accept scenario's closed loop (BENCH_WEBHOOK_CONNECTIONS, default 64). */
+  readonly webhookConnections: number;
+  /**
+   * Where the webhook-accept scenario's temp dir (its SQLite store) is made (BENCH_WEBHOOK_DIR; default the
+   * run's temp dir under the OS temp dir). Point it at a disk when the temp dir is a tmpfs, where fsync is free.
+   */
+  readonly webhookDir: string | null;
 }
 
 export class OptionError extends Error {}
@@ -139,5 +148,7 @@ export function readOptions(): BenchOptions {
     readyTimeoutMs: positiveNumber('BENCH_READY_TIMEOUT_S', 10, false) * 1000,
     fixedRate: flag('BENCH_FIXED_RATE', true),
     rate: rateChoice(),
+    webhookConnections: positiveNumber('BENCH_WEBHOOK_CONNECTIONS', 64, true),
+    webhookDir: process.env.BENCH_WEBHOOK_DIR?.trim() || null,
   };
 }

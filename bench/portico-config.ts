@@ -218,3 +218,39 @@ export function cacheConfig(port: number, upstreamPort: number): string {
     '',
   ].join('\n');
 }
+
+/** The webhook-accept scenario's route: its name (the admin API counts events by it) and path. */
+export const WEBHOOK_ROUTE = { name: 'hooks', path: '/hooks' } as const;
+
+/**
+ * The webhook-accept scenario: one `webhook:` route (GitHub's scheme) whose events are stored in an SQLite
+ * file (synchronous=FULL: each commit is fsynced before the 202) and delivered to the upstream in the
+ * background, 32 at a time. The admin API listens on `adminPort` (its `GET /webhooks` gives the event counts
+ * the scenario reads around each window). Observability is off, as in the other rows without a target.
+ */
+export function webhookAcceptConfig(
+  port: number,
+  adminPort: number,
+  upstreamPort: number,
+  storeFile: string,
+  secret: string,
+): string {
+  return [
+    'version: 1',
+    'gateway:',
+    `  listen: "127.0.0.1:${port}"`,
+    `  admin: { listen: "127.0.0.1:${adminPort}" }`,
+    ...OBSERVABILITY_OFF,
+    'webhooks:',
+    `  store: { type: sqlite, path: ${JSON.stringify(storeFile)} }`,
+    'routes:',
+    `  - name: ${WEBHOOK_ROUTE.name}`,
+    `    match: { path: ${WEBHOOK_ROUTE.path}, methods: [POST] }`,
+    `    upstream: "http://127.0.0.1:${upstreamPort}"`,
+    '    webhook:',
+    '      scheme: github',
+    `      secrets: [${JSON.stringify(secret)}]`,
+    '      delivery: { concurrency: 32 }',
+    '',
+  ].join('\n');
+}

@@ -28,12 +28,21 @@ import {
 } from './report.js';
 import { measureRound, startOwnServer, type RunContext, type Subject } from './subjects.js';
 import { decidePinning, gitRevision, machineLine } from './system-info.js';
+import {
+  measureWebhookRound,
+  renderWebhookSection,
+  startWebhookAccept,
+  webhookCheckFailed,
+  type WebhookScenario,
+} from './webhook-accept.js';
 
 /** The 1-minute load average when the run started (other users of the machine show here). */
 const loadAtStart = os.loadavg()[0] ?? Number.NaN;
 
 /** The temp dir holding the Portico configs, removed on every exit path. */
 let tmpDir: string | null = null;
+/** The webhook-accept scenario's store dir (inside tmpDir unless BENCH_WEBHOOK_DIR), removed likewise. */
+let webhookDir: string | null = null;
 
 /** The rate-limit rows: figures over the default route without a limit, no target. */
 const RATE_LIMIT_ROWS = [
@@ -69,58 +78,69 @@ function renderReport(
   main: Subject[],
   router: Subject[],
   rate: RateDecision | null,
+  webhook: WebhookScenario | null,
 ): string {
   const results = main.map((s) => s.result);
+  const webhookResults = webhook === null ? [] : [webhook.subject.result];
   const baseline = results.find((r) => r.id === 'baseline');
   const routerResults = router.map((s) => s.result);
   const tick = 1000 / clockTicksPerSecond();
-  const smallest = smallestTickDelta([...results, ...routerResults]);
-  const unavailable = [...results, ...routerResults].filter((r) => r.unavailable !== null);
+  const smallest = smallestTickDelta([...results, ...routerResults, ...webhookResults]);
+  const unavailable = [...results, ...routerResults, ...webhookResults].filter((r) => r.unavailable !== null);
   const lines = [
     '# Portico benchmark',
     '',
     `${machineLine()} · pinning: ${ctx.pinning.description} · load generator: ${ctx.generator.description} · ` +
       `${opts.durationS} s timed after ${opts.warmupS} s warm-up · ${opts.connections} connections · ` +
       `${opts.rounds} interleaved round(s) · git ${gitRevision(repoRoot()) ?? 'n/a'} · ${new Date().toISOString()}`,
-    '',
-    'Cells: median of the rounds (min–max). CPU µs/req = (utime+stime delta of the proxy process over the timed ' +
-      'window) ÷ completed requests; the ratio is taken per round against the baseline of the same round. ' +
-      'req/s, p50–p99.9, CPU and the ratio: at saturation (wrk, closed loop)' +
-      (rate?.perSecond != null ? '; the "@" columns: at a fixed offered rate (open loop).' : '.'),
-    '',
-    `Fixed rate: ${rate === null ? 'not run (BENCH_FIXED_RATE=0)' : rate.description}.`,
-    '',
-    renderTable(
-      'Scenario',
-      results,
-      standardColumns(baseline, 'baseline', rate?.perSecond != null ? fixedRateColumns(rate.perSecond) : []),
-    ),
-    '',
-    'Targets:',
-    '',
-    renderTargets(
-      [
-        {
-          label: 'Portico pass-through',
-          scenario: results.find((r) => r.id === 'portico-pass'),
-          maxRatio: 1.15,
-        },
-        {
-          label: 'Portico metrics + access log + tracing (sampling off)',
-          scenario: results.find((r) => r.id === 'portico-observed'),
-          maxRatio: 1.1,
-          reference: results.find((r) => r.id === 'portico-quiet'),
-          referenceLabel: 'the default route with observability off',
-        },
-        {
-          label: 'Portico with tracing + headers',
-          scenario: results.find((r) => r.id === 'portico-policies'),
-          maxRatio: 1.3,
-        },
-      ],
-      baseline,
-    ),
   ];
+  // BENCH_ONLY=webhook-accept selects none of the main table's rows: the table and its targets are left out.
+  if (results.length > 0) {
+    lines.push(
+      '',
+      'Cells: median of the rounds (min–max). CPU µs/req = (utime+stime delta of the proxy process over the timed ' +
+        'window) ÷ completed requests; the ratio is taken per round against the baseline of the same round. ' +
+        'req/s, p50–p99.9, CPU and the ratio: at saturation (wrk, closed loop)' +
+        (rate?.perSecond != null ? '; the "@" columns: at a fixed offered rate (open loop).' : '.'),
+      '',
+      `Fixed rate: ${rate === null ? 'not run (BENCH_FIXED_RATE=0)' : rate.description}.`,
+      '',
+      renderTable(
+        'Scenario',
+        results,
+        standardColumns(
+          baseline,
+          'baseline',
+          rate?.perSecond != null ? fixedRateColumns(rate.perSecond) : [],
+        ),
+      ),
+      '',
+      'Targets:',
+      '',
+      renderTargets(
+        [
+          {
+            label: 'Portico pass-through',
+            scenario: results.find((r) => r.id === 'portico-pass'),
+            maxRatio: 1.15,
+          },
+          {
+            label: 'Portico metrics + access log + tracing (sampling off)',
+            scenario: results.find((r) => r.id === 'portico-observed'),
+            maxRatio: 1.1,
+            reference: results.find((r) => r.id === 'portico-quiet'),
+            referenceLabel: 'the default route with observability off',
+          },
+          {
+            label: 'Portico with tracing + headers',
+            scenario: results.find((r) => r.id === 'portico-policies'),
+            maxRatio: 1.3,
+          },
+        ],
+        baseline,
+      ),
+    );
+  }
   const quiet = results.find((r) => r.id === 'portico-quiet');
   if (['portico-metrics', 'portico-accesslog'].some((id) => results.some((r) => r.id === id))) {
     lines.push(
@@ -206,6 +226,7 @@ function renderReport(
     );
     lines.push(renderTable('Routes', routerResults, standardColumns(routerResults[0], '10 routes')));
   }
+  lines.push(...renderWebhookSection(webhook, opts));
   lines.push('', 'Notes:', '');
   lines.push(
     `- CPU time comes in ${tick} ms ticks (CLK_TCK ${clockTicksPerSecond()}); each window is read right before ` +
@@ -254,9 +275,11 @@ async function main(): Promise<number> {
   const main: Subject[] = [];
   const router: Subject[] = [];
   let rate: RateDecision | null = null;
+  let webhook: WebhookScenario | null = null;
   try {
     const upstream = await startOwnServer(ctx, 'upstream', 'upstream-server', [], ctx.pinning.loadCpu);
     for (const id of opts.only) {
+      if (id === 'webhook-accept') continue; // its own rounds and section, below
       if (id === 'upstream') {
         const result = newResult(id, LABELS[id]);
         main.push({
@@ -271,12 +294,16 @@ async function main(): Promise<number> {
         main.push(await startScenario(ctx, id, upstream.port));
       }
     }
+    if (opts.only.includes('webhook-accept')) {
+      webhookDir = await mkdtemp(path.join(opts.webhookDir ?? ctx.tmpDir, 'portico-webhooks-'));
+      webhook = await startWebhookAccept(ctx, upstream.port, opts.webhookConnections, webhookDir);
+    }
     if (opts.router) {
       for (const routes of ROUTER_SIZES) router.push(await startRouter(ctx, routes, upstream.port));
     }
     const saturate = (subject: Subject, round: number): Promise<void> => measureRound(ctx, subject, round);
-    await runRounds('scenarios', main, opts.rounds, saturate);
-    if (opts.fixedRate) {
+    if (main.length > 0) await runRounds('scenarios', main, opts.rounds, saturate);
+    if (opts.fixedRate && main.length > 0) {
       rate = decideRate(opts.rate, main.find((s) => s.result.id === 'baseline')?.result);
       const perSecond = rate.perSecond;
       process.stderr.write(`fixed rate: ${rate.description}\n`);
@@ -286,20 +313,31 @@ async function main(): Promise<number> {
         );
       }
     }
+    if (webhook !== null) {
+      const w = webhook;
+      await runRounds('webhook-accept', [w.subject], opts.rounds, (_s, round) =>
+        measureWebhookRound(ctx, w, round),
+      );
+    }
     if (router.length > 0) await runRounds('router', router, opts.rounds, saturate);
   } finally {
     await stopAll();
     await rm(ctx.tmpDir, { recursive: true, force: true });
+    if (webhookDir !== null) await rm(webhookDir, { recursive: true, force: true });
   }
 
-  const report = renderReport(opts, ctx, main, router, rate);
+  const report = renderReport(opts, ctx, main, router, rate, webhook);
   process.stdout.write(report);
   const outDir = path.join(repoRoot(), '.bench');
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, 'latest.md'), report);
   process.stderr.write(`report written to ${path.join(outDir, 'latest.md')}\n`);
-  // Targets failing is a result, not an error; a Portico that is built but could not be measured is.
-  const failed = [...main, ...router].some((s) => s.result.unavailable?.kind === 'failed');
+  // Targets failing is a result, not an error; a Portico that is built but could not be measured is, and so
+  // is a webhook run that was not all 202s or whose store lost an accepted event.
+  const failed =
+    [...main, ...router, ...(webhook === null ? [] : [webhook.subject])].some(
+      (s) => s.result.unavailable?.kind === 'failed',
+    ) || webhookCheckFailed(webhook);
   return failed ? 1 : 0;
 }
 
@@ -315,6 +353,7 @@ process.once('SIGTERM', onSignal);
 process.on('exit', () => {
   killAllNow();
   if (tmpDir !== null) rmSync(tmpDir, { recursive: true, force: true });
+  if (webhookDir !== null) rmSync(webhookDir, { recursive: true, force: true });
 });
 
 main().then(

@@ -54,6 +54,7 @@ export const LABELS: Record<ScenarioId, string> = {
   'portico-json10k': 'Portico 10 KB JSON response, passed through (default route, observability off)',
   'portico-transform': 'Portico 10 KB JSON response, transformed (rename, remove, mask in an array, wrap)',
   'portico-cache-hit': 'Portico cache hit, memory store (default route, observability off)',
+  'webhook-accept': 'Portico webhook accept-and-store (GitHub signature, SQLite store, fsync per commit)',
 };
 
 export function newResult(id: string, label: string): ScenarioResult {
@@ -73,6 +74,8 @@ export async function startScenario(ctx: RunContext, id: ScenarioId, upstreamPor
   switch (id) {
     case 'upstream':
       throw new Error('the upstream subject is built by the caller');
+    case 'webhook-accept':
+      throw new Error('the webhook-accept subject is built by bench/webhook-accept.ts');
     case 'baseline': {
       const origin = `http://127.0.0.1:${upstreamPort}`;
       const { proc, port } = await startOwnServer(ctx, id, 'baseline-proxy', [origin], ctx.pinning.proxyCpu);

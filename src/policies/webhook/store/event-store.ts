@@ -4,6 +4,7 @@
 // Promises, as the policy uses it (thread-store.ts runs the SQLite store in a worker thread; Redis is remote).
 // conformance.ts holds the contract as tests for every backend. Times are epoch milliseconds from the
 // caller's (injected) clock.
+import { randomBytes } from 'node:crypto';
 
 /** Where an event is in its life: waiting (possibly in backoff), leased to a worker, done, or given up. */
 export type EventState = 'pending' | 'delivering' | 'delivered' | 'dead';
@@ -230,4 +231,35 @@ export function backoffDelay(
   const exponent = Math.max(0, Math.min(attempt - 1, 52));
   const cap = Math.min(maxMs, baseMs * 2 ** exponent);
   return Math.floor(random() * cap);
+}
+
+/** The values of a new event make sense (both stores check them alike). */
+export function checkEvent(event: NewEvent): void {
+  const { prefixLength: n, retentionMs: r } = event;
+  if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
+    throw new RangeError(`prefixLength must be a non-negative integer, got ${n}`);
+  }
+  if (r !== undefined && !(Number.isFinite(r) && r >= 0)) {
+    throw new RangeError(`retentionMs must be a non-negative number of milliseconds, got ${r}`);
+  }
+}
+
+/** The caps of a claim need its route; their values must make sense. */
+export function checkClaimOptions(options: ClaimOptions): void {
+  const { maxInFlight, ratePerS } = options;
+  if ((maxInFlight !== undefined || ratePerS !== undefined) && options.route === undefined) {
+    throw new TypeError('claimDue: maxInFlight and ratePerS apply to one route: pass options.route');
+  }
+  if (maxInFlight !== undefined && !(Number.isSafeInteger(maxInFlight) && maxInFlight >= 0)) {
+    throw new RangeError(`claimDue: maxInFlight must be a non-negative integer, got ${maxInFlight}`);
+  }
+  if (ratePerS !== undefined && !(Number.isFinite(ratePerS) && ratePerS > 0)) {
+    throw new RangeError(`claimDue: ratePerS must be a positive number, got ${ratePerS}`);
+  }
+}
+
+/** A new event id: 48-bit millisecond time then 80 random bits, 32 hex digits (sorts by time). */
+export function newEventId(now: number): string {
+  const time = Math.max(0, Math.min(Math.floor(now), 2 ** 48 - 1));
+  return time.toString(16).padStart(12, '0') + randomBytes(10).toString('hex');
 }

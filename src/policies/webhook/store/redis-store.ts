@@ -34,7 +34,7 @@ import type {
   PruneResult,
   StoredEvent,
 } from './event-store.js';
-import { newEventId } from './sqlite-store.js';
+import { checkClaimOptions, checkEvent, newEventId } from './event-store.js';
 import { attemptJson, eventOf } from './redis-keys.js';
 import { RedisConnection } from './redis-connection.js';
 import { bySeq, depthOf, listEvents, pausedRoutesOf, pruneRoutes, replayAllEvents } from './redis-admin.js';
@@ -69,29 +69,6 @@ const MAX_CLAIM = 100_000;
 const CONSUMER_IDLE_MS = 3_600_000;
 
 /** The same checks as the SQLite store's. */
-function checkEvent(event: NewEvent): void {
-  const { prefixLength: n, retentionMs: r } = event;
-  if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
-    throw new RangeError(`prefixLength must be a non-negative integer, got ${n}`);
-  }
-  if (r !== undefined && !(Number.isFinite(r) && r >= 0)) {
-    throw new RangeError(`retentionMs must be a non-negative number of milliseconds, got ${r}`);
-  }
-}
-
-/** The caps of a claim need its route; their values must make sense (as the SQLite store checks them). */
-function checkClaimOptions(options: ClaimOptions): void {
-  const { maxInFlight, ratePerS } = options;
-  if ((maxInFlight !== undefined || ratePerS !== undefined) && options.route === undefined) {
-    throw new TypeError('claimDue: maxInFlight and ratePerS apply to one route: pass options.route');
-  }
-  if (maxInFlight !== undefined && !(Number.isSafeInteger(maxInFlight) && maxInFlight >= 0)) {
-    throw new RangeError(`claimDue: maxInFlight must be a non-negative integer, got ${maxInFlight}`);
-  }
-  if (ratePerS !== undefined && !(Number.isFinite(ratePerS) && ratePerS > 0)) {
-    throw new RangeError(`claimDue: ratePerS must be a positive number, got ${ratePerS}`);
-  }
-}
 
 /**
  * How many of each route's candidates a claim across routes takes: the `n` oldest (smallest sequence

@@ -2,7 +2,6 @@
 // commit is on disk (fsync) before accept() returns. Several gateway processes may open one file: every write
 // runs in a BEGIN IMMEDIATE transaction (one writer at a time, waiting up to the busy timeout), so a claim is
 // atomic across processes. Statements are prepared once, values always bound.
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -21,6 +20,9 @@ import {
   type NewEvent,
   type PruneResult,
   type StoredEvent,
+  checkClaimOptions,
+  checkEvent,
+  newEventId,
 } from './event-store.js';
 import { guarded } from './sqlite-errors.js';
 import { migrate } from './sqlite-schema.js';
@@ -47,36 +49,6 @@ const LEASE_EXPIRED = 'lease expired before the worker reported (worker stopped 
 const MAX_LIST = 1000;
 /** Absorbs the rounding of the bucket's refill arithmetic (0.1 * 3 * 10 is 2.9999999999999996). */
 const TOKEN_EPSILON = 1e-9;
-
-function checkEvent(event: NewEvent): void {
-  const { prefixLength: n, retentionMs: r } = event;
-  if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
-    throw new RangeError(`prefixLength must be a non-negative integer, got ${n}`);
-  }
-  if (r !== undefined && !(Number.isFinite(r) && r >= 0)) {
-    throw new RangeError(`retentionMs must be a non-negative number of milliseconds, got ${r}`);
-  }
-}
-
-/** The caps of a claim need its route; their values must make sense. */
-function checkClaimOptions(options: ClaimOptions): void {
-  const { maxInFlight, ratePerS } = options;
-  if ((maxInFlight !== undefined || ratePerS !== undefined) && options.route === undefined) {
-    throw new TypeError('claimDue: maxInFlight and ratePerS apply to one route: pass options.route');
-  }
-  if (maxInFlight !== undefined && !(Number.isSafeInteger(maxInFlight) && maxInFlight >= 0)) {
-    throw new RangeError(`claimDue: maxInFlight must be a non-negative integer, got ${maxInFlight}`);
-  }
-  if (ratePerS !== undefined && !(Number.isFinite(ratePerS) && ratePerS > 0)) {
-    throw new RangeError(`claimDue: ratePerS must be a positive number, got ${ratePerS}`);
-  }
-}
-
-/** A new event id: 48-bit millisecond time then 80 random bits, 32 hex digits (sorts by time). */
-export function newEventId(now: number): string {
-  const time = Math.max(0, Math.min(Math.floor(now), 2 ** 48 - 1));
-  return time.toString(16).padStart(12, '0') + randomBytes(10).toString('hex');
-}
 
 function headersOf(json: string): Array<[string, string]> {
   return JSON.parse(json) as Array<[string, string]>;
@@ -371,6 +343,14 @@ export class SqliteEventStore implements EventStore {
       dedupeKeys: batches(this.st.pruneDedupe, now),
       deliveredEvents: batches(this.st.pruneDelivered, now - this.deliveredRetentionMs),
     }));
+  }
+
+  /**
+   * Runs `fn` in one write transaction (one fsync): the store's own calls inside it become savepoints, so a
+   * call that throws is undone alone while the rest commit together.
+   */
+  group<T>(fn: () => T): T {
+    return guarded(this.file, 'group', () => this.db.transaction(fn).immediate());
   }
 
   close(): void {

@@ -2,7 +2,8 @@
 // the order they arrive. Group commit: the calls that arrive while the thread is busy (an fsync takes from a
 // fraction of a millisecond to several) queue up on the port; after each commit the thread takes them all
 // (receiveMessageOnPort) and stores each run of consecutive accepts in one transaction (acceptMany), so N
-// accepts in flight cost about one fsync instead of N.
+// accepts in flight cost about one fsync instead of N. The delivery loops' claims and outcomes that queue up
+// likewise share one transaction, each call in a savepoint of its own.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { StoreWriteError, type AcceptResult, type NewEvent } from './event-store.js';
 import { SqliteEventStore } from './sqlite-store.js';
@@ -19,6 +20,23 @@ interface Counters {
   commits: number;
   accepts: number;
 }
+
+/** Calls that may share a transaction (each in its own savepoint); prune runs its own batches, alone. */
+const GROUPED = new Set<string>([
+  'claimDue',
+  'markDelivered',
+  'markFailed',
+  'list',
+  'get',
+  'replay',
+  'replayAll',
+  'delete',
+  'depth',
+  'pause',
+  'resume',
+  'paused',
+  'pausedRoutes',
+]);
 
 /** At most this many accepts in one transaction. */
 const MAX_BATCH = 1000;
@@ -79,6 +97,12 @@ function serve(store: SqliteEventStore, parent: MessagePort): void {
         post({ type: 'replies', replies: acceptBatch(store, stats, queue.splice(0, n)) });
         continue;
       }
+      if (GROUPED.has(first.op)) {
+        let n = 1;
+        while (n < queue.length && n < MAX_BATCH && GROUPED.has((queue[n] as Request).op)) n++;
+        post({ type: 'replies', replies: groupBatch(store, stats, queue.splice(0, n)) });
+        continue;
+      }
       queue.shift();
       post({ type: 'replies', replies: [answer(store, stats, first)] });
       if (first.op === 'close') {
@@ -125,6 +149,22 @@ function acceptBatch(store: SqliteEventStore, stats: Counters, batch: readonly R
         }
       }),
     );
+  }
+}
+
+/**
+ * The delivery loop's calls (claims and outcomes) and the admin's, run of them in one transaction: each call
+ * in its own savepoint, so one that fails leaves the others in; a failed commit fails them all (a lost
+ * outcome is a lease that runs out: the event is delivered again).
+ */
+function groupBatch(store: SqliteEventStore, stats: Counters, batch: readonly Request[]): Reply[] {
+  if (batch.length === 1) return [answer(store, stats, batch[0] as Request)];
+  try {
+    const replies = store.group(() => batch.map((r) => answer(store, stats, r)));
+    stats.commits++;
+    return replies;
+  } catch (err) {
+    return batch.map((r) => ({ id: r.id, ok: false, error: toWire(err) }));
   }
 }
 
