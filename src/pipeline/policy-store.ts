@@ -1,5 +1,5 @@
 // The named stores a policy opens through `CompileContext.store` (part of the policy contract in policy.ts).
-import type { Awaitable, PolicyLog } from './policy.js';
+import type { Awaitable, PolicyLog } from './policy-log.js';
 
 export type StoreKind = 'memory' | 'redis';
 

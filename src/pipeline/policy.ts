@@ -6,10 +6,12 @@ import type { GatewayResponse } from './gateway-response.js';
 import type { AdminAction, AdminPath } from './policy-admin.js';
 import type { UpstreamAnswer, UpstreamRequest } from './detached-exchange.js';
 import type { StoreBackend, StoreHandle, StoreKind, StoreOptions } from './policy-store.js';
+import type { Awaitable, PolicyLog } from './policy-log.js';
 
 export type { AdminAction, AdminCall, AdminPath, AdminReply } from './policy-admin.js';
 export type { UpstreamAnswer, UpstreamRequest } from './detached-exchange.js';
 export type { StoreBackend, StoreHandle, StoreKind, StoreOptions } from './policy-store.js';
+export type { Awaitable, PolicyLog } from './policy-log.js';
 
 /**
  * The fixed order in which policies run. A route chooses *which* policies run by its config keys; the phase
@@ -26,8 +28,6 @@ export const PHASES = [
   'log',
 ] as const;
 export type Phase = (typeof PHASES)[number];
-
-export type Awaitable<T> = T | Promise<T>;
 
 /** Services the compiler offers a policy while it is being created (at load time, never per request). */
 export interface CompileContext {
@@ -194,13 +194,6 @@ export interface SectionFile {
   readonly value: unknown;
   /** Reports an error at a key path of this file (with its line:column). */
   error(path: SectionPath, message: string): void;
-}
-
-/** The part of the event logger policies use. */
-export interface PolicyLog {
-  info(fields: Readonly<Record<string, unknown>>, message: string): void;
-  warn(fields: Readonly<Record<string, unknown>>, message: string): void;
-  error(fields: Readonly<Record<string, unknown>>, message: string): void;
 }
 
 /** The gateway section as policies see it (read-only, already validated and defaulted). */
