@@ -5,6 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -278,6 +281,49 @@ async function pollAdmin(
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+describe('webhook: duplicates across a restart', () => {
+  it('acknowledges a delivery id the previous process stored, and does not deliver it again', async () => {
+    const handler = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'portico-webhook-restart-'));
+    const config = `
+webhooks:
+  store: { path: ${join(dir, 'hooks.db')} }
+routes:
+  - name: gh
+    match: { path: /gh, methods: [POST] }
+    upstream: ${handler.url}
+    webhook: { scheme: github, secrets: ["s"] }
+`;
+    const body = '{"restart":1}';
+    const headers = { 'x-hub-signature-256': githubSign(body, 's'), 'x-github-delivery': 'restart-1' };
+    try {
+      const first = await startTestGateway(config);
+      let id: string;
+      try {
+        const res = await post(first.url + '/gh', body, headers);
+        assert.equal(res.status, 202);
+        ({ id } = (await res.json()) as { id: string });
+        await waitFor(() => (handler.received.length === 1 ? true : undefined), WAIT_MS, 'the delivery');
+      } finally {
+        await first.stop();
+      }
+      const second = await startTestGateway(config);
+      try {
+        const again = await post(second.url + '/gh', body, headers);
+        assert.equal(again.status, 200);
+        assert.deepEqual(await again.json(), { id, status: 'duplicate' });
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(handler.received.length, 1);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await handler.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('webhook: a store that cannot be written', () => {
   it('answers 503 with Retry-After and accepts nothing', async () => {
