@@ -104,6 +104,7 @@ export function compileRoute(
         upstreamLabel(ownRef, resolved.group),
         forwarderTo(resolved.group, resolved.basePath),
         route.name,
+        `${resolved.key}\0${resolved.basePath ?? ''}`,
       );
       return own;
     }
@@ -120,6 +121,7 @@ export function compileRoute(
       upstreamLabel(ref, r.group),
       forwarderTo(r.group, r.basePath),
       route.name,
+      `${r.key}\0${r.basePath ?? ''}`,
     );
     others.set(ref, u);
     return u;
@@ -173,8 +175,9 @@ function routeUpstream(
   label: string,
   forward: (ex: Exchange) => Promise<GatewayResponse>,
   routeName: string,
+  identity: string,
 ): RouteUpstream {
-  return { name, label, forward, send: (req) => sendDetached(forward, req, routeName) };
+  return { name, label, identity, forward, send: (req) => sendDetached(forward, req, routeName) };
 }
 
 /** How `portico routes` and the admin name an upstream: the URL, or the name and its target count. */
@@ -286,7 +289,7 @@ function resolveGroup(
   timeouts: TimeoutsConfig,
   deps: RouteCompileDeps,
   report: ReportIssue,
-): { group: UpstreamGroup; basePath: string | undefined } | undefined {
+): { group: UpstreamGroup; basePath: string | undefined; key: string } | undefined {
   const { scope } = deps;
   const memoKey = `${ref}\0${timeouts.connect_ms ?? ''}`;
   let work = deps.upstreamWork?.get(memoKey);
@@ -315,7 +318,7 @@ function resolveGroup(
   }
   if (deps.serving) group.start();
   if (!inline) deps.groups.set(ref, group);
-  return { group, basePath };
+  return { group, basePath, key };
 }
 
 /**

@@ -111,6 +111,11 @@ export interface RouteUpstream {
   readonly name: string;
   /** As `portico routes` shows it. */
   readonly label: string;
+  /**
+   * The same text while this is the same upstream (targets, settings, path): a policy keying a resource of
+   * its own on this upstream (a delivery loop holding `send`) keys it on this, so a change makes a new one.
+   */
+  readonly identity: string;
   /** Sends the request there; resolves at the response headers, the body still streaming. */
   forward(ex: Exchange): Promise<GatewayResponse>;
   /**

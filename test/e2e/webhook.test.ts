@@ -325,6 +325,47 @@ routes:
   });
 });
 
+describe('webhook: a reload that moves the handler', () => {
+  it('delivers events accepted after the reload to the new targets', async () => {
+    const a = await startUpstream();
+    const b = await startUpstream();
+    const config = (target: string) => `
+webhooks:
+  store: { path: ./data/hooks.db }
+upstreams:
+  handler: { targets: [{ url: "${target}" }] }
+routes:
+  - name: gh
+    match: { path: /gh, methods: [POST] }
+    upstream: handler
+    webhook: { scheme: github, secrets: ["s"] }
+`;
+    const gw = await startTestGateway(config(a.url));
+    const send = async (n: number): Promise<void> => {
+      const body = `{"n":${n}}`;
+      const res = await post(gw.url + '/gh', body, {
+        'x-hub-signature-256': githubSign(body, 's'),
+        'x-github-delivery': `move-${n}`,
+      });
+      assert.equal(res.status, 202);
+    };
+    try {
+      await send(1);
+      await waitFor(() => (a.received.length === 1 ? true : undefined), WAIT_MS, 'delivery to a');
+      gw.writeConfig(config(b.url));
+      assert.equal((await gw.portico.gateway.reload('test')).status, 'reloaded');
+      await send(2);
+      await waitFor(() => (b.received.length === 1 ? true : undefined), WAIT_MS, 'delivery to b');
+      assert.equal(b.received[0]!.body.toString(), '{"n":2}');
+      assert.equal(a.received.length, 1);
+    } finally {
+      await gw.stop();
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('webhook: a store that cannot be written', () => {
   it('answers 503 with Retry-After and accepts nothing', async () => {
     const handler = await startUpstream();

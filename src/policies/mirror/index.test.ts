@@ -83,6 +83,7 @@ function harness(
           copies.push(copy);
           return shadowForward(copy);
         },
+        identity: 'test',
         send: () => Promise.reject(new Error('not in this test')),
       };
     },

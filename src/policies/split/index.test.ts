@@ -193,7 +193,13 @@ function upstreamContext(
           Promise.resolve({ status: 200, headers: { 'x-upstream': ref }, body: null, source: 'upstream' });
         forwards.set(ref, forward);
       }
-      return { name: ref, label: ref, forward, send: () => Promise.reject(new Error('not in this test')) };
+      return {
+        name: ref,
+        label: ref,
+        forward,
+        identity: 'test',
+        send: () => Promise.reject(new Error('not in this test')),
+      };
     },
   };
 }

@@ -108,7 +108,7 @@ export function createCallbacks(
       return t.upstream.send({ ...req, method: 'POST', path: '', query: '', upstreamPath: '', headers });
     };
     return ctx.carryOver(
-      `webhook-dispatch:${JSON.stringify([storeRoute, settings, t.url, t.secrets])}`,
+      `webhook-dispatch:${JSON.stringify([storeRoute, settings, t.upstream.identity, t.url, t.secrets])}`,
       () =>
         new Dispatcher(
           { store: shared, route: storeRoute, metrics, log: ctx.throttledLog(10_000) },

@@ -128,7 +128,7 @@ export function createWebhook(
     shared,
     route,
     deliverySettings(config.delivery),
-    own.label,
+    own.identity,
     metrics,
     (event, attempt, timeoutMs) => own.send(eventRequest(event, attempt, timeoutMs)),
   );
