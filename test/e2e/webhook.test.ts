@@ -13,6 +13,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../fixtures/http-tools.js';
 import { signStandardWebhook } from '../../src/policies/webhook/verify/verify.js';
+import { SqliteEventStore } from '../../src/policies/webhook/store/sqlite-store.js';
 
 const GITHUB_SECRET = 'It’s a Secret to Everybody';
 const SW_SECRET = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
@@ -362,6 +363,49 @@ routes:
       await gw.stop();
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('webhook: shutdown during a delivery', () => {
+  it('records the outcome of the delivery in flight before the store closes', async () => {
+    const handler = await startUpstream(async (_req, res) => {
+      await new Promise((r) => setTimeout(r, 300));
+      res.writeHead(200).end('ok');
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'portico-webhook-shutdown-'));
+    const file = join(dir, 'hooks.db');
+    try {
+      const gw = await startTestGateway(`
+webhooks:
+  store: { path: ${file} }
+routes:
+  - name: gh
+    match: { path: /gh, methods: [POST] }
+    upstream: ${handler.url}
+    webhook: { scheme: github, secrets: ["s"] }
+`);
+      let id: string;
+      try {
+        const body = '{"bye":1}';
+        const res = await post(gw.url + '/gh', body, {
+          'x-hub-signature-256': githubSign(body, 's'),
+          'x-github-delivery': 'shutdown-1',
+        });
+        ({ id } = (await res.json()) as { id: string });
+        await waitFor(() => (handler.received.length === 1 ? true : undefined), WAIT_MS, 'the delivery');
+      } finally {
+        await gw.stop();
+      }
+      const store = new SqliteEventStore({ file, retentionMs: 1, deliveredRetentionMs: 1, leaseMs: 1 });
+      try {
+        assert.equal(store.get(id)?.state, 'delivered');
+      } finally {
+        store.close();
+      }
+    } finally {
+      await handler.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

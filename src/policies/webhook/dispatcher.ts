@@ -63,13 +63,8 @@ export class Dispatcher {
     this.sender = sender;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
-  }
-
-  /** A reload: the same route with new settings or target; deliveries in flight finish as they started. */
-  update(settings: DeliverySettings, sender: Sender): void {
-    this.settings = settings;
-    this.sender = sender;
-    this.wake();
+    // The store waits for its loops before it closes: an outcome in flight at shutdown is still recorded.
+    deps.store.loops.add(this);
   }
 
   /** Claim now (an event was accepted here, a delivery ended, the route was resumed). */
@@ -111,7 +106,7 @@ export class Dispatcher {
       for (const e of events) this.start(store, e);
     } catch (err) {
       this.claiming = false;
-      if (this.closed) return;
+      if (this.closed || this.deps.store.closed) return;
       this.deps.log.warn(
         { event: 'webhook_claim_failed', route: this.deps.route, error: errorText(err) },
         'webhook events could not be claimed; trying again',
@@ -190,6 +185,7 @@ export class Dispatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     await Promise.allSettled([...this.running]);
+    this.deps.store.loops.delete(this);
   }
 }
 

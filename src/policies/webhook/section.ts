@@ -85,6 +85,8 @@ export class SharedStore {
   private pruneTimer: NodeJS.Timeout | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
   closed = false;
+  /** The delivery loops using this store: closing it first closes them (each ends by its timeout). */
+  readonly loops = new Set<{ close(): Promise<void> }>();
   /** Event counts by route and state, refreshed every few seconds (the queue-depth gauge reads them). */
   depthRows: readonly DepthRow[] = [];
 
@@ -134,6 +136,7 @@ export class SharedStore {
     this.closed = true;
     clearInterval(this.pruneTimer);
     clearInterval(this.depthTimer);
+    await Promise.allSettled([...this.loops].map((loop) => loop.close()));
     const p = this.opened;
     this.opened = undefined;
     if (p === undefined) return;
