@@ -21,23 +21,6 @@ interface Counters {
   accepts: number;
 }
 
-/** Calls that may share a transaction (each in its own savepoint); prune runs its own batches, alone. */
-const GROUPED = new Set<string>([
-  'claimDue',
-  'markDelivered',
-  'markFailed',
-  'list',
-  'get',
-  'replay',
-  'replayAll',
-  'delete',
-  'depth',
-  'pause',
-  'resume',
-  'paused',
-  'pausedRoutes',
-]);
-
 /** At most this many accepts in one transaction. */
 const MAX_BATCH = 1000;
 
@@ -58,6 +41,9 @@ const METHODS = new Set<string>([
   'pausedRoutes',
   'prune',
 ]);
+
+/** Calls that may share a transaction (each in its own savepoint); prune runs its own batches, alone. */
+const GROUPED = new Set<string>([...METHODS].filter((op) => op !== 'prune'));
 
 const port = parentPort;
 if (port === null) throw new Error('thread-worker.ts runs as the worker thread of ThreadedEventStore');
